@@ -1,0 +1,678 @@
+"""Recipes: the validated, plain-data description of one run.
+
+A recipe is YAML with the sections ``data``, ``model``, ``train``, ``evaluate`` and ``output`` plus
+``seed``. Names are the ones Keras uses (``learning_rate``, ``batch_size``, ``validation_split``,
+``restore_best_weights``...). Layers, optimizers, losses, metrics and callbacks are written as Keras
+class names with Keras' keyword arguments, either as a bare name (``Flatten``, ``adam``) or as a
+mapping with a ``type`` key (``{type: Dense, units: 128, activation: relu}``); ``module:Name`` reaches
+user code. A recipe may ``extends:`` another one (a file path or a built-in recipe name) and override
+fields; mappings merge, lists replace.
+
+Example:
+    >>> from kerasforge.recipe import load_recipe
+    >>> recipe = load_recipe("recipes/fashion_mnist_cnn.yaml")   # doctest: +SKIP
+    >>> recipe.train.epochs                                       # doctest: +SKIP
+    10
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .errors import RecipeError, did_you_mean
+
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits", "image_folder", "text_folder", "csv")
+KERAS_CALLBACKS = (
+    "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TensorBoard",
+    "LearningRateScheduler", "BackupAndRestore", "TerminateOnNaN", "LambdaCallback", "RemoteMonitor",
+    "ProgbarLogger", "SwapEMAWeights",
+)
+BUILTIN_RECIPES = Path(__file__).parent / "recipes"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Base classes
+# ---------------------------------------------------------------------------------------------------
+class Section(BaseModel):
+    """A recipe section: unknown keys are rejected with a "did you mean" hint."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
+            for key in data:
+                if key not in allowed:
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key '{key}'.{hint} Allowed keys here: {allowed}",
+                        {"key": str(key), "hint": did_you_mean(str(key), allowed),
+                         "allowed": ", ".join(sorted(allowed))},
+                    )
+        return data
+
+
+class KerasObject(BaseModel):
+    """A Keras class by name plus its keyword arguments: ``{type: Dense, units: 10}`` or ``"Flatten"``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"type": data}
+        if isinstance(data, dict) and "type" not in data:
+            raise PydanticCustomError(
+                "missing_type",
+                "needs a 'type' key naming the Keras class (e.g. type: Dense, units: 10), "
+                "or just the name as a string; got keys {keys}",
+                {"keys": ", ".join(map(str, data)) or "none"},
+            )
+        return data
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments (everything but ``type``)."""
+        return dict(self.model_extra or {})
+
+
+def _objects_named(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------------
+class DataSpec(Section):
+    """Where the examples come from and how they are prepared.
+
+    >>> DataSpec(dataset="fashion_mnist", subset=2000).subset
+    2000
+    """
+
+    dataset: Literal[DATASETS]  # type: ignore[valid-type]
+    path: str | None = Field(None, description="explicit file or folder (or .zip/.tar.gz) to load from")
+    subset: PositiveInt | None = Field(None, description="take N examples of each split (stratified)")
+    fallback: Literal[DATASETS] | None = Field(  # type: ignore[valid-type]
+        None, description="dataset to use, with a notice, when this one is nowhere to be found offline")
+    normalize: Literal["scale", "standardize", "none"] = "scale"
+    labels: Literal["auto", "sparse", "one_hot"] = Field(
+        "auto", description="label encoding; 'auto' matches the loss")
+    stratify: bool = True
+    # images
+    image_size: tuple[PositiveInt, PositiveInt] | None = None
+    color_mode: Literal["grayscale", "rgb", "rgba"] | None = None
+    # sequences and text
+    num_words: PositiveInt = 10_000
+    maxlen: PositiveInt = 200
+    # tabular
+    target: str | None = None
+    views: dict[str, list[str] | str] | None = Field(
+        None, description="split features into named model inputs: column names (csv) or 'start:stop'")
+    # sources with no test split of their own (folders, csv)
+    test_split: float = Field(0.2, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _check_requirements(self) -> DataSpec:
+        if self.dataset in ("image_folder", "text_folder", "csv") and not self.path:
+            raise PydanticCustomError(
+                "path_required", "dataset '{dataset}' needs a 'path' (a folder, .zip or .tar.gz, or a "
+                "file for csv): add `path: my/data` under data",
+                {"dataset": self.dataset})
+        if self.dataset == "csv" and not self.target:
+            raise PydanticCustomError(
+                "target_required", "dataset 'csv' needs 'target': the name of the column to predict", {})
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------
+# model
+# ---------------------------------------------------------------------------------------------------
+class LayerSpec(KerasObject):
+    """One layer: a ``keras.layers`` class name (or ``module:Name``) and its kwargs."""
+
+
+class NodeSpec(LayerSpec):
+    """A layer in a functional graph: ``name`` it, and say which ``inputs`` feed it (default: the
+    previous node)."""
+
+    inputs: list[str] | str | None = None
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in (self.model_extra or {}).items()}
+
+
+class InputSpec(Section):
+    """A named model input."""
+
+    shape: list[PositiveInt | None]
+    dtype: str = "float32"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_shape(cls, data: Any) -> Any:
+        return {"shape": data} if isinstance(data, list) else data
+
+
+class SequentialModelSpec(Section):
+    """``keras.Sequential``: a list of layers, applied in order."""
+
+    kind: Literal["sequential"] = "sequential"
+    name: str | None = None
+    input_shape: list[PositiveInt | None] | None = Field(
+        None, description="default: the shape of one prepared example")
+    layers: list[LayerSpec] = Field(min_length=1)
+
+
+class FunctionalModelSpec(Section):
+    """The functional API: named inputs, layers wired by name, one or several outputs."""
+
+    kind: Literal["functional"] = "functional"
+    name: str | None = None
+    inputs: dict[str, InputSpec] | None = Field(
+        None, description="name -> shape; default: one input called 'input' shaped like the data")
+    layers: list[NodeSpec] = Field(min_length=1)
+    outputs: list[str] | str | None = Field(None, description="default: the last layer")
+
+
+class PythonModelSpec(Section):
+    """A model written in Python: ``module:Name`` of a ``keras.Model`` subclass or a builder function.
+
+    A builder function (or the class) receives ``input_shape`` and ``num_classes`` when its signature
+    names them, plus ``kwargs``.
+    """
+
+    kind: Literal["python"] = "python"
+    ref: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    input_shape: list[PositiveInt | None] | None = None
+
+    @field_validator("ref")
+    @classmethod
+    def _module_colon_name(cls, value: str) -> str:
+        if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+            return value
+        raise PydanticCustomError(
+            "bad_reference", "'{v}' is not a Python reference: write 'package.module:Name' (a keras.Model "
+            "subclass or a function that returns a model)", {"v": value})
+
+
+def _model_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "python"
+    if isinstance(value, dict):
+        if "kind" in value:
+            return str(value["kind"])
+        if "ref" in value:
+            return "python"
+        if "inputs" in value or "outputs" in value:
+            return "functional"
+        return "sequential"
+    return getattr(value, "kind", "sequential")
+
+
+ModelSpec = Annotated[
+    Annotated[SequentialModelSpec, Tag("sequential")]
+    | Annotated[FunctionalModelSpec, Tag("functional")]
+    | Annotated[PythonModelSpec, Tag("python")],
+    Discriminator(_model_kind, custom_error_type="model_kind",
+                  custom_error_message="kind must be sequential, functional or python"),
+]
+
+
+# ---------------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------------
+class OptimizerSpec(KerasObject):
+    """An optimizer by Keras name (``adam``, ``sgd``, ``rmsprop``...) with its kwargs."""
+
+    learning_rate: PositiveFloat | None = None
+    clipnorm: PositiveFloat | None = None
+    clipvalue: PositiveFloat | None = None
+    global_clipnorm: PositiveFloat | None = None
+    weight_decay: float | None = Field(None, ge=0)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        fixed = {k: getattr(self, k) for k in ("learning_rate", "clipnorm", "clipvalue",
+                                              "global_clipnorm", "weight_decay")}
+        return {**{k: v for k, v in fixed.items() if v is not None}, **(self.model_extra or {})}
+
+
+class LossSpec(KerasObject):
+    """A loss by Keras name (``sparse_categorical_crossentropy``...) with kwargs such as ``from_logits``."""
+
+
+class MetricSpec(KerasObject):
+    """A metric by Keras name (``accuracy``, ``AUC``, ``Precision``...) with its kwargs."""
+
+
+class _Callback(Section):
+    type: str
+
+
+class EarlyStoppingSpec(_Callback):
+    type: Literal["EarlyStopping"]
+    monitor: str = "val_loss"
+    min_delta: float = Field(0.0, ge=0)
+    patience: NonNegativeInt = 0
+    verbose: NonNegativeInt = 0
+    mode: Literal["auto", "min", "max"] = "auto"
+    baseline: float | None = None
+    restore_best_weights: bool = False
+    start_from_epoch: NonNegativeInt = 0
+
+
+class ReduceLROnPlateauSpec(_Callback):
+    type: Literal["ReduceLROnPlateau"]
+    monitor: str = "val_loss"
+    factor: float = Field(0.1, gt=0, lt=1)
+    patience: NonNegativeInt = 10
+    verbose: NonNegativeInt = 0
+    mode: Literal["auto", "min", "max"] = "auto"
+    min_delta: float = Field(1e-4, ge=0)
+    cooldown: NonNegativeInt = 0
+    min_lr: float = Field(0.0, ge=0)
+
+
+class ModelCheckpointSpec(_Callback):
+    type: Literal["ModelCheckpoint"]
+    filepath: str = "checkpoints/best.keras"
+    monitor: str = "val_loss"
+    verbose: NonNegativeInt = 0
+    save_best_only: bool = False
+    save_weights_only: bool = False
+    mode: Literal["auto", "min", "max"] = "auto"
+    save_freq: Literal["epoch"] | PositiveInt = "epoch"
+    initial_value_threshold: float | None = None
+
+
+class CSVLoggerSpec(_Callback):
+    type: Literal["CSVLogger"]
+    filename: str = "history.csv"
+    separator: str = ","
+    append: bool = True
+
+
+class TensorBoardSpec(_Callback):
+    type: Literal["TensorBoard"]
+    log_dir: str = "tensorboard"
+    histogram_freq: NonNegativeInt = 0
+    write_graph: bool = True
+    write_images: bool = False
+    update_freq: Literal["epoch", "batch"] | PositiveInt = "epoch"
+    profile_batch: NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt] = 0
+
+
+class LearningRateSchedulerSpec(_Callback):
+    """``schedule`` is a named schedule (see ``kerasforge.train.schedules``) or ``module:function``;
+    the remaining keys are that schedule's arguments."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["LearningRateScheduler"]
+    schedule: str
+    verbose: NonNegativeInt = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:  # schedule arguments are free-form
+        return data
+
+
+class BackupAndRestoreSpec(_Callback):
+    type: Literal["BackupAndRestore"]
+    backup_dir: str = "backup"
+    save_freq: Literal["epoch"] | PositiveInt = "epoch"
+    delete_checkpoint: bool = True
+
+
+class TerminateOnNaNSpec(_Callback):
+    type: Literal["TerminateOnNaN"]
+
+
+class CustomCallbackSpec(KerasObject):
+    """``module:Class`` of the user's own ``keras.callbacks.Callback``, or another Keras callback."""
+
+    @field_validator("type")
+    @classmethod
+    def _known_or_reference(cls, value: str) -> str:
+        if ":" in value or value in KERAS_CALLBACKS:
+            return value
+        raise PydanticCustomError(
+            "unknown_callback",
+            "unknown callback '{name}'.{hint} Use a Keras callback ({known}) or 'module:Class' for your own",
+            {"name": value, "hint": did_you_mean(value, KERAS_CALLBACKS), "known": ", ".join(KERAS_CALLBACKS)},
+        )
+
+
+_TYPED_CALLBACKS = {
+    cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
+    for cls in (EarlyStoppingSpec, ReduceLROnPlateauSpec, ModelCheckpointSpec, CSVLoggerSpec,
+                TensorBoardSpec, LearningRateSchedulerSpec, BackupAndRestoreSpec, TerminateOnNaNSpec)
+}
+
+
+def _callback_kind(value: Any) -> str:
+    name = value if isinstance(value, str) else (value.get("type") if isinstance(value, dict)
+                                                 else getattr(value, "type", None))
+    return name if name in _TYPED_CALLBACKS else "custom"
+
+
+CallbackSpec = Annotated[
+    Annotated[EarlyStoppingSpec, Tag("EarlyStopping")]
+    | Annotated[ReduceLROnPlateauSpec, Tag("ReduceLROnPlateau")]
+    | Annotated[ModelCheckpointSpec, Tag("ModelCheckpoint")]
+    | Annotated[CSVLoggerSpec, Tag("CSVLogger")]
+    | Annotated[TensorBoardSpec, Tag("TensorBoard")]
+    | Annotated[LearningRateSchedulerSpec, Tag("LearningRateScheduler")]
+    | Annotated[BackupAndRestoreSpec, Tag("BackupAndRestore")]
+    | Annotated[TerminateOnNaNSpec, Tag("TerminateOnNaN")]
+    | Annotated[CustomCallbackSpec, Tag("custom")],
+    Discriminator(_callback_kind),
+]
+
+
+class TrainSpec(Section):
+    """How the model is compiled and fitted (the arguments of ``compile`` and ``fit``)."""
+
+    optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(type="adam"))
+    loss: LossSpec | dict[str, LossSpec] | None = Field(
+        None, description="default: chosen from the task (sparse categorical / binary cross-entropy, MSE)")
+    loss_weights: dict[str, float] | list[float] | None = None
+    metrics: list[MetricSpec] = Field(default_factory=lambda: [MetricSpec(type="accuracy")])
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    validation_split: float = Field(0.1, ge=0.0, lt=1.0)
+    shuffle: bool = True
+    callbacks: list[CallbackSpec] = Field(default_factory=list)
+    class_weight: Literal["balanced"] | dict[int, PositiveFloat] | None = None
+    steps_per_execution: PositiveInt = 1
+    jit_compile: bool | Literal["auto"] = "auto"
+    verbose: Literal["auto", 0, 1, 2] = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_to_objects(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("optimizer", "loss"):
+                if isinstance(data.get(key), str):
+                    data[key] = {"type": data[key]}
+            for key in ("metrics", "callbacks"):
+                if isinstance(data.get(key), list):
+                    data[key] = [_objects_named(m) for m in data[key]]
+        return data
+
+
+# ---------------------------------------------------------------------------------------------------
+# evaluate, output, recipe
+# ---------------------------------------------------------------------------------------------------
+class EvaluateSpec(Section):
+    """What is measured after training."""
+
+    split: Literal["test", "validation"] = "test"
+    batch_size: PositiveInt | None = Field(None, description="default: train.batch_size")
+
+
+class OutputSpec(Section):
+    """Where the run folder goes and what it keeps."""
+
+    dir: str = "runs"
+    resume: bool = Field(True, description="resume an interrupted run of the same recipe")
+    formats: list[Literal["keras", "h5", "weights"]] = Field(default_factory=lambda: ["keras"])
+
+
+class Recipe(Section):
+    """A whole run, as plain validated data.
+
+    >>> r = Recipe(data={"dataset": "digits"}, model={"layers": [{"type": "Dense", "units": 10}]})
+    >>> r.train.optimizer.type
+    'adam'
+    """
+
+    name: str = "recipe"
+    description: str | None = None
+    seed: int = 42
+    backend: Literal["auto", "tensorflow", "jax", "torch"] = "auto"
+    data: DataSpec
+    model: ModelSpec
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_reference(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("model"), str):
+            data = {**data, "model": {"ref": data["model"]}}
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not value or any(c in value for c in "/\\") or value.startswith("."):
+            raise PydanticCustomError("bad_name", "must be a plain name without slashes, got '{v}'",
+                                      {"v": value})
+        return value
+
+    def to_yaml(self) -> str:
+        """The resolved recipe as YAML (what a run folder keeps as ``recipe.yaml``)."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as plain data, defaults included."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading: YAML, extends, error messages with YAML paths
+# ---------------------------------------------------------------------------------------------------
+def builtin_recipe_names() -> list[str]:
+    """Names of the recipes shipped with kerasforge (``kforge recipes``)."""
+    return sorted(p.stem for p in BUILTIN_RECIPES.glob("*.yaml"))
+
+
+def resolve_recipe_path(name_or_path: str | Path) -> Path:
+    """A recipe file for a path or a built-in recipe name; a clear error otherwise."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    builtin = BUILTIN_RECIPES / f"{name_or_path}.yaml"
+    if builtin.is_file():
+        return builtin
+    names = builtin_recipe_names()
+    raise RecipeError(
+        f"no recipe file {str(name_or_path)!r} and no built-in recipe of that name."
+        + did_you_mean(str(name_or_path), names),
+        where=str(name_or_path),
+        fix=f"Give the path of a YAML file, or one of the built-in recipes: {', '.join(names)}.",
+    )
+
+
+def read_recipe_data(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The recipe's raw mapping with every ``extends:`` applied (no validation yet)."""
+    path = resolve_recipe_path(name_or_path).resolve()
+    if path in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path))
+        raise RecipeError(f"'extends' goes round in a circle: {chain}", where=str(path),
+                          fix="Remove one of the 'extends' lines.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(f"is not valid YAML{at}: {problem}", where=str(path),
+                          fix="Check the indentation and the ':' after each key on that line.") from None
+    except OSError as exc:
+        raise RecipeError(f"cannot be read ({exc.strerror})", where=str(path),
+                          fix="Check the file exists and is readable.") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"must be a mapping of sections (data, model, train...), got {type(data).__name__}",
+                          where=str(path), fix="Start the file with keys such as `data:` and `model:`.")
+    data.setdefault("name", path.stem)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    parent_ref = Path(parent)
+    if not parent_ref.is_absolute() and (path.parent / parent_ref).is_file():
+        parent_ref = path.parent / parent_ref
+    base = read_recipe_data(parent_ref if parent_ref.is_file() else str(parent), (*_seen, path))
+    base.pop("name", None)
+    return deep_merge(base, data)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``: mappings merge key by key, anything else (lists too) replaces.
+
+    >>> deep_merge({"train": {"epochs": 5, "batch_size": 32}}, {"train": {"epochs": 1}})
+    {'train': {'epochs': 1, 'batch_size': 32}}
+    """
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_recipe(source: str | Path | dict[str, Any] | Recipe, overrides: list[str] | None = None) -> Recipe:
+    """A validated :class:`Recipe` from a file, a built-in name, a mapping or a Recipe.
+
+    ``overrides`` are ``dotted.path=value`` strings (``train.epochs=1``), applied before validation.
+
+    >>> load_recipe({"data": {"dataset": "digits"}, "model": {"layers": ["Flatten"]}}).data.dataset
+    'digits'
+    """
+    if isinstance(source, Recipe):
+        if not overrides:
+            return source
+        source = source.to_dict()
+    where = None
+    if isinstance(source, dict):
+        data = copy.deepcopy(source)
+    else:
+        where = str(source)
+        data = read_recipe_data(source)
+    for item in overrides or []:
+        apply_override(data, item)
+    return validate_recipe(data, where=where)
+
+
+def validate_recipe(data: dict[str, Any], where: str | None = None) -> Recipe:
+    """Validate a raw mapping; the first problem becomes a :class:`RecipeError` naming its YAML path."""
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise recipe_error_from(exc, data, where) from None
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    """Set ``dotted.path=value`` in a raw recipe mapping (the value is parsed as YAML)."""
+    if "=" not in item:
+        raise RecipeError(f"override {item!r} needs the form path=value", where="--set",
+                          fix="Write it like train.epochs=3 or data.subset=1000.")
+    path, raw = item.split("=", 1)
+    keys = path.strip().split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise RecipeError(f"cannot set {path!r}: {key!r} is not a section", where="--set",
+                              fix="Point the override at a key inside a section, e.g. train.epochs=3.")
+    node[keys[-1]] = yaml.safe_load(raw)
+
+
+def yaml_path(loc: tuple[Any, ...], data: Any) -> str:
+    """Turn a pydantic error location into a YAML path like ``train.callbacks[1].patience``.
+
+    Steps the data does not contain (pydantic's union tags) are skipped, except a missing key at the end.
+    """
+    parts: list[str] = []
+    node = data
+    for i, step in enumerate(loc):
+        if isinstance(step, int) and isinstance(node, list) and 0 <= step < len(node):
+            parts.append(f"[{step}]")
+            node = node[step]
+        elif isinstance(node, dict) and step in node:
+            parts.append(("." if parts else "") + str(step))
+            node = node[step]
+        elif i == len(loc) - 1 and isinstance(step, str) and step.isidentifier() and step not in _TAGS:
+            parts.append(("." if parts else "") + step)
+    return "".join(parts) or "(top level)"
+
+
+_TAGS = {"sequential", "functional", "python", "custom", "str", "LossSpec", *_TYPED_CALLBACKS}
+
+
+_FIXES = {
+    "missing": "Add it.",
+    "int_parsing": "Write a whole number.",
+    "int_type": "Write a whole number.",
+    "float_parsing": "Write a number.",
+    "bool_parsing": "Write true or false.",
+    "greater_than": "Use a larger value.",
+    "greater_than_equal": "Use a larger value.",
+    "less_than": "Use a smaller value.",
+    "less_than_equal": "Use a smaller value.",
+}
+
+
+def recipe_error_from(exc: ValidationError, data: Any, where: str | None = None) -> RecipeError:
+    """The first (most useful) problem of a ``ValidationError`` as a one-paragraph :class:`RecipeError`."""
+    errors = exc.errors(include_url=False)
+    # Prefer our own explanatory errors, then the deepest location.
+    errors.sort(key=lambda e: (e["type"] not in ("unknown_key", "unknown_callback", "missing_type"),
+                               -len(e["loc"])))
+    err = errors[0]
+    path = yaml_path(tuple(err["loc"]), data)
+    if err["type"] == "unknown_key":
+        path = f"{path}.{err['ctx']['key']}" if path != "(top level)" else err["ctx"]["key"]
+        message = err["msg"]
+    elif err["type"] == "literal_error":
+        message = f"{_shown(err.get('input'))} is not allowed; use {err['ctx']['expected']}"
+    elif err["type"] == "missing":
+        message = "is required but missing"
+    else:
+        message = f"{err['msg'][0].lower()}{err['msg'][1:]}"
+        if err["type"] not in ("unknown_callback", "missing_type", "path_required", "target_required",
+                               "bad_name", "model_kind", "bad_reference") and "input" in err:
+            message += f" (got {_shown(err['input'])})"
+    others = {yaml_path(tuple(e["loc"]), data) for e in errors[1:]} - {path, yaml_path(tuple(err["loc"]), data)}
+    more = f" ({len(others)} more problem{'s' if len(others) > 1 else ''} after this one.)" if others else ""
+    source = f"{where}: " if where else ""
+    fix = (_FIXES.get(err["type"]) or "") + more
+    return RecipeError(message, where=f"{source}{path}", fix=fix or None)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
