@@ -1,0 +1,41 @@
+"""``kforge check``: validate a recipe and every Keras name in it, without data and without training.
+
+Example:
+    >>> check_recipe("recipes/fashion_mnist_cnn.yaml")   # doctest: +SKIP
+    'fashion_mnist_cnn: fashion_mnist -> sequential model of 8 layers, adam, 10 epochs'
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .backend import configure_backend
+from .recipe import Recipe, load_recipe, resolve_recipe_path
+
+
+def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None = None) -> str:
+    """Validate ``source`` fully; returns a one-line summary, raises a KerasforgeError on the first problem."""
+    if isinstance(source, str | Path):
+        sys.path.insert(0, str(resolve_recipe_path(source).parent.resolve()))
+    recipe = load_recipe(source, overrides)
+    configure_backend(recipe.backend)
+    from .models import check_model_spec
+    from .train.callbacks import make_callbacks
+    from .train.compile import make_loss, make_metrics, make_optimizer
+
+    check_model_spec(recipe.model)
+    make_optimizer(recipe.train.optimizer)
+    losses = recipe.train.loss if isinstance(recipe.train.loss, dict) else {"": recipe.train.loss}
+    for name, spec in losses.items():
+        if spec is not None:
+            make_loss(spec, "mse", where="train.loss" + (f".{name}" if name else ""))
+    make_metrics(recipe.train.metrics)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        make_callbacks(recipe.train.callbacks, Path(tmp), initial_lr=1e-3)
+    model = recipe.model
+    shape = f"{len(model.layers)} layers" if hasattr(model, "layers") else model.ref
+    return (f"{recipe.name}: {recipe.data.dataset} -> {model.kind} model ({shape}), "
+            f"{recipe.train.optimizer.type}, {recipe.train.epochs} epochs")

@@ -1,0 +1,126 @@
+"""``kforge``: the command line, a thin layer over the Python API.
+
+Errors the user can fix are printed as one paragraph with exit code 2 (``--debug`` shows the
+traceback); unexpected errors keep their traceback and exit with code 1.
+
+Example:
+    $ kforge train fashion_mnist_cnn --set train.epochs=3
+    $ kforge check my_recipe.yaml
+    $ kforge predict runs/fashion_mnist_cnn-20261123-101500 shoe.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+from . import __version__
+from .console import console, say, set_quiet
+from .errors import KerasforgeError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kforge`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    set_quiet(bool(getattr(args, "quiet", False)))
+    try:
+        args.handler(args)
+        return 0
+    except KerasforgeError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"kforge: {exc.kind}: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kforge: interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kforge", description="kerasforge: train, evaluate and save Keras "
+                                     "models from one YAML recipe.")
+    parser.add_argument("--version", action="version", version=f"kerasforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--debug", action="store_true", help="show the traceback of errors")
+        p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("train", _train, "train, evaluate and save the model a recipe describes")
+    p.add_argument("recipe", help="a recipe YAML file or the name of a built-in recipe")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a recipe field, e.g. --set train.epochs=3 (repeatable)")
+    p.add_argument("--output", help="folder for run folders (default: the recipe's output.dir, 'runs')")
+    p.add_argument("--new", action="store_true", help="start afresh even if an interrupted run can be resumed")
+
+    p = command("check", _check, "validate a recipe (and every name in it) without training")
+    p.add_argument("recipe")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+
+    p = command("predict", _predict, "print the top classes for images, .npy arrays or text files")
+    p.add_argument("model", help="a run folder or a saved model file (.keras, .h5)")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+
+    command("recipes", _recipes, "list the built-in recipes")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .pipeline import train
+
+    run = train(args.recipe, overrides=args.overrides, output_dir=args.output,
+                resume=False if args.new else None)
+    print(f"run: {run.path}")
+    for key, value in run.metrics.items():
+        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+
+
+def _check(args: argparse.Namespace) -> None:
+    from .checks import check_recipe
+
+    summary = check_recipe(args.recipe, overrides=args.overrides)
+    print(f"ok: {summary}")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from .predict import predict
+
+    for row in predict(args.model, args.files, top_k=args.top):
+        shown = ", ".join(f"{name} {prob:.3f}" for name, prob in row["top"])
+        print(f"{row['file']}: {shown}")
+
+
+def _recipes(args: argparse.Namespace) -> None:
+    from rich.table import Table
+
+    from .recipe import builtin_recipe_names, load_recipe
+
+    table = Table("recipe", "dataset", "model", "epochs", "description")
+    for name in builtin_recipe_names():
+        recipe = load_recipe(name)
+        table.add_row(name, recipe.data.dataset, recipe.model.kind, str(recipe.train.epochs),
+                      recipe.description or "")
+    console().print(table) if sys.stdout.isatty() else _plain_table(table)
+
+
+def _plain_table(table) -> None:
+    from rich.console import Console
+
+    Console(file=sys.stdout, width=int(os.environ.get("COLUMNS", 160))).print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = ["main", "say"]

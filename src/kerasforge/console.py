@@ -1,0 +1,34 @@
+"""Where kerasforge talks to people: a `rich` console on stderr, silenced by ``quiet``.
+
+Example:
+    >>> say("Using the bundled digits dataset instead.")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+_console = Console(stderr=True, highlight=False)
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """Silence (or restore) everything :func:`say` prints."""
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    """True when output is silenced."""
+    return _quiet
+
+
+def say(message: str, style: str | None = None) -> None:
+    """Print one line for the user (nothing when quiet)."""
+    if not _quiet:
+        _console.print(message, style=style, soft_wrap=True)
+
+
+def console() -> Console:
+    """The shared console (for tables and status spinners)."""
+    return _console

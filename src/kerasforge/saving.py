@@ -1,0 +1,61 @@
+"""Saving and loading models in Keras' formats: ``.keras``, legacy ``.h5`` and ``.weights.h5``.
+
+Example:
+    >>> paths = save_model(model, Path("runs/x"), ["keras", "h5", "weights"])   # doctest: +SKIP
+    >>> model = load_model_file(paths["keras"])                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import KerasforgeError
+
+FILE_NAMES = {"keras": "model.keras", "h5": "model.h5", "weights": "model.weights.h5"}
+
+
+def save_model(model, folder: Path, formats: list[str]) -> dict[str, Path]:
+    """Save ``model`` into ``folder`` in each format; returns format -> file.
+
+    Each file is written under a temporary name and then renamed, so an interrupted save never
+    leaves a half-written model behind.
+    """
+    saved = {}
+    for fmt in dict.fromkeys(formats):
+        target = folder / FILE_NAMES[fmt]
+        tmp = target.with_name("tmp-" + target.name)
+        try:
+            if fmt == "weights":
+                model.save_weights(tmp)
+            else:
+                model.save(tmp)
+        except Exception as exc:
+            tmp.unlink(missing_ok=True)
+            raise KerasforgeError(f"the model could not be saved as {target.name}: {exc}", where=str(target),
+                                  fix="Subclassed models need get_config() for .keras/.h5; "
+                                  "'weights' always works.") from exc
+        os.replace(tmp, target)
+        saved[fmt] = target
+    return saved
+
+
+def load_model_file(path: str | Path, *, safe_mode: bool = True):
+    """Load a whole model from ``.keras`` or ``.h5`` (Keras' ``safe_mode`` on by default)."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise KerasforgeError(f"no model file {path}", where=str(path), fix="Check the path.")
+    if path.name.endswith(".weights.h5"):
+        raise KerasforgeError(f"{path.name} holds weights only, not the model's architecture", where=str(path),
+                              fix="Load the run folder (or model.keras) instead, or build the model and "
+                              "call model.load_weights().")
+    try:
+        if path.suffix == ".h5":
+            return keras.saving.load_model(path, compile=True)
+        return keras.saving.load_model(path, safe_mode=safe_mode)
+    except Exception as exc:
+        raise KerasforgeError(f"the model in {path.name} could not be loaded: {exc}", where=str(path),
+                              fix="Models with custom classes need them importable and registered with "
+                              "keras.saving.register_keras_serializable().") from exc

@@ -1,0 +1,159 @@
+"""Optimizer, loss and metrics from the recipe, and ``model.compile``.
+
+Names are Keras' own (``adam``, ``sparse_categorical_crossentropy``, ``AUC``...); a misspelt one gets
+a "did you mean" hint. When the recipe gives no loss, it is chosen from the task, so that labels and
+loss always agree (the classic "accuracy stuck at 10%" mistake cannot happen).
+
+Example:
+    >>> losses = compile_model(model, recipe.train, task="multiclass", num_classes=10)   # doctest: +SKIP
+    >>> losses
+    {'output': 'sparse_categorical_crossentropy'}
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ..errors import RecipeError, did_you_mean
+from ..recipe import LossSpec, MetricSpec, OptimizerSpec, TrainSpec
+
+
+def make_optimizer(spec: OptimizerSpec, where: str = "train.optimizer"):
+    """A Keras optimizer from its name and kwargs."""
+    import keras
+
+    cls = _lookup(keras.optimizers, spec.type, where=f"{where}.type", kind="optimizer",
+                  base=keras.optimizers.Optimizer)
+    return _construct(cls, spec.kwargs, where)
+
+
+def make_loss(spec: LossSpec | None, default: str, where: str = "train.loss") -> tuple[Any, str]:
+    """The Keras loss object and its canonical snake_case name (used to encode the labels)."""
+    import keras
+
+    if spec is None:
+        spec = LossSpec(type=default)
+    if ":" in spec.type:
+        from ..references import load_reference
+
+        fn = load_reference(spec.type, where=f"{where}.type")
+        return (fn(**spec.kwargs) if inspect.isclass(fn) else fn), spec.type
+    cls = _lookup(keras.losses, spec.type, where=f"{where}.type", kind="loss", base=keras.losses.Loss)
+    return _construct(cls, spec.kwargs, where), canonical_loss_name(spec.type)
+
+
+def canonical_loss_name(name: str) -> str:
+    """``SparseCategoricalCrossentropy`` -> ``sparse_categorical_crossentropy``."""
+    import re
+
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() if name[:1].isupper() else name.lower()
+    return {"mean_squared_error": "mse", "mean_absolute_error": "mae"}.get(snake, snake)
+
+
+def make_metrics(specs: list[MetricSpec], where: str = "train.metrics") -> list:
+    """Keras metric objects (or names Keras resolves itself, like ``accuracy``)."""
+    import keras
+
+    metrics = []
+    for i, spec in enumerate(specs):
+        here = f"{where}[{i}]"
+        if ":" in spec.type:
+            from ..references import load_reference
+
+            metrics.append(load_reference(spec.type, where=here))
+        elif spec.type in ("accuracy", "acc") and not spec.kwargs:
+            metrics.append("accuracy")
+        else:
+            cls = _lookup(keras.metrics, spec.type, where=f"{here}.type", kind="metric",
+                          base=keras.metrics.Metric)
+            metrics.append(_construct(cls, spec.kwargs, here))
+    return metrics
+
+
+def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> dict[str, str]:
+    """Compile ``model`` as the recipe says; returns output name -> canonical loss name."""
+    outputs = list(model.output_names)
+    if isinstance(spec.loss, dict):
+        unknown = [k for k in spec.loss if k not in outputs]
+        if unknown:
+            raise RecipeError(f"the model has no output called {unknown[0]!r}." + did_you_mean(unknown[0], outputs),
+                              where=f"train.loss.{unknown[0]}",
+                              fix=f"Give one loss per output: {', '.join(outputs)}.")
+        built = {name: make_loss(spec.loss.get(name), default_loss, f"train.loss.{name}") for name in outputs}
+    else:
+        single = make_loss(spec.loss, default_loss)
+        built = {name: single for name in outputs}
+    loss_weights = spec.loss_weights
+    if isinstance(loss_weights, dict):
+        unknown = [k for k in loss_weights if k not in outputs]
+        if unknown:
+            raise RecipeError(f"the model has no output called {unknown[0]!r}." + did_you_mean(unknown[0], outputs),
+                              where=f"train.loss_weights.{unknown[0]}", fix=f"Use the outputs' names: {', '.join(outputs)}.")
+    metrics = make_metrics(spec.metrics)
+    if len(outputs) == 1:
+        loss, metric_arg = built[outputs[0]][0], metrics
+    else:
+        loss = {name: obj for name, (obj, _) in built.items()}
+        metric_arg = {name: make_metrics(spec.metrics) for name in outputs}
+    jit = spec.jit_compile if spec.jit_compile != "auto" else "auto"
+    model.compile(optimizer=make_optimizer(spec.optimizer), loss=loss, loss_weights=loss_weights,
+                  metrics=metric_arg, steps_per_execution=spec.steps_per_execution, jit_compile=jit)
+    return {name: canonical for name, (_, canonical) in built.items()}
+
+
+def _lookup(module: Any, name: str, *, where: str, kind: str, base: type) -> Any:
+    """A Keras class (or, for losses and metrics, a function) by its Keras name, in either spelling."""
+    camel = "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+    for candidate in (name, camel):
+        found = getattr(module, candidate, None)
+        if inspect.isclass(found) and issubclass(found, base):
+            return found
+    try:
+        found = module.get(name)
+    except (ValueError, TypeError, AttributeError):
+        found = None
+    if isinstance(found, base):
+        return type(found)
+    if callable(found) and not name.startswith("_"):
+        return found
+    choices = [n for n in dir(module) if not n.startswith("_") and n[:1].isupper()
+               and inspect.isclass(getattr(module, n)) and issubclass(getattr(module, n), base)]
+    raise RecipeError(f"unknown {kind} {name!r}." + did_you_mean(name, choices + _snake_names(module)),
+                      where=where, fix=f"Use a Keras {kind} name such as {', '.join(choices[:6])}, "
+                      "or 'module:Name' for your own.")
+
+
+def _snake_names(module: Any) -> list[str]:
+    return [n for n in dir(module) if not n.startswith("_") and n.islower()]
+
+
+def _construct(cls: Any, kwargs: dict[str, Any], where: str) -> Any:
+    if not inspect.isclass(cls):
+        if kwargs:
+            raise RecipeError(f"{cls.__name__} is a plain function and takes no arguments here", where=where,
+                              fix="Use its class name (e.g. SparseCategoricalCrossentropy) to pass arguments.")
+        return cls
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        params = accepted_arguments(cls)
+        bad = next((k for k in kwargs if k not in params), None)
+        name = getattr(cls, "__name__", str(cls))
+        if bad:
+            raise RecipeError(f"{name} has no argument {bad!r}." + did_you_mean(bad, params), where=f"{where}.{bad}",
+                              fix=f"Its arguments are: {', '.join(sorted(params))}.") from None
+        raise RecipeError(f"{name} rejected its arguments: {exc}", where=where,
+                          fix="Check the values against the Keras documentation of that class.") from None
+
+
+def accepted_arguments(cls: type) -> set[str]:
+    """Keyword arguments ``cls`` accepts, its base classes' included (Keras passes ``**kwargs`` up)."""
+    names: set[str] = set()
+    for klass in inspect.getmro(cls):
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        names |= {p.name for p in inspect.signature(init).parameters.values()
+                  if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"}
+    return names
