@@ -7,17 +7,17 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from .backend import configure_backend
 from .recipe import Recipe, load_recipe, resolve_recipe_path
+from .references import add_to_path
 
 
 def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None = None) -> str:
     """Validate ``source`` fully; returns a one-line summary, raises a KerasforgeError on the first problem."""
     if isinstance(source, str | Path):
-        sys.path.insert(0, str(resolve_recipe_path(source).parent.resolve()))
+        add_to_path(resolve_recipe_path(source).parent.resolve())
     recipe = load_recipe(source, overrides)
     configure_backend(recipe.backend)
     from .models import check_model_spec

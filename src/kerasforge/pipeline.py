@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from .backend import configure_backend, describe_environment
 from .console import is_quiet, say
 from .errors import KerasforgeError, TrainError
 from .recipe import Recipe, load_recipe, resolve_recipe_path
+from .references import add_to_path
 from .runs import Run, find_resumable, fingerprint, new_run_dir, update_run_info
 
 
@@ -37,14 +37,20 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     """
     if isinstance(recipe, str | Path) and not isinstance(recipe, Recipe):
         path = resolve_recipe_path(recipe)
-        sys.path.insert(0, str(path.parent.resolve()))  # `module:Name` next to the recipe
+        add_to_path(path.parent.resolve())  # `module:Name` next to the recipe
     recipe = load_recipe(recipe, overrides)
     backend = configure_backend(recipe.backend)
     import keras
 
-    from .data import (default_loss, encode_labels, fit_features, label_encoding_for, load_dataset,
-                       split_validation)
     from .data import class_weights as make_class_weights
+    from .data import (
+        default_loss,
+        encode_labels,
+        fit_features,
+        label_encoding_for,
+        load_dataset,
+        split_validation,
+    )
     from .evaluate import evaluate_model
     from .models import build_model, check_outputs
     from .saving import save_model
