@@ -74,7 +74,27 @@ def configure_backend(requested: str | None = "auto") -> str:
     name = pick_backend(requested)
     os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    _import_keras_quietly()
     return name
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras with the C++ start-up lines TensorFlow writes straight to file descriptor 2
+    (oneDNN and absl notices that no environment variable silences without a cost) kept off the screen."""
+    try:
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        import keras  # noqa: F401
+
+        return
+    sys.stderr.flush()
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def describe_environment() -> dict:

@@ -21,8 +21,8 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     recipe = load_recipe(source, overrides)
     configure_backend(recipe.backend)
     from .models import check_model_spec
-    from .train.callbacks import make_callbacks
-    from .train.compile import make_loss, make_metrics, make_optimizer
+    from .training.callbacks import make_callbacks
+    from .training.compile import make_loss, make_metrics, make_optimizer
 
     check_model_spec(recipe.model)
     make_optimizer(recipe.train.optimizer)

@@ -62,7 +62,7 @@ class TrainError(KerasforgeError):
 
 def _sentence(text: str) -> str:
     text = text.strip()
-    return text if text.endswith((".", "!", "?", ")")) else text + "."
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str:

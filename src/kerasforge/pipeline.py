@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     from .evaluate import evaluate_model
     from .models import build_model, check_outputs
     from .saving import save_model
-    from .train.callbacks import history_recorder, make_callbacks, read_resume_point, resume_checkpointer
+    from .training.callbacks import history_recorder, make_callbacks, read_resume_point, resume_checkpointer
 
     timings: dict[str, float] = {}
     keras.utils.set_random_seed(recipe.seed)
@@ -78,10 +79,10 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     check_outputs(model, dataset.num_classes, dataset.task)
     input_shape = _model_input_shape(model)
     x_train, x_val, x_test = (
-        None if x is None else fit_features(x, input_shape, where=f"data ({split} features)")
+        x if x is None or input_shape is None else fit_features(x, input_shape, where=f"data ({split} features)")
         for split, x in (("train", dataset.x_train), ("validation", dataset.x_val), ("test", dataset.x_test)))
     _adapt_preprocessing(model, x_train)
-    from .train.compile import compile_model
+    from .training.compile import compile_model
 
     losses = compile_model(model, recipe.train, task=dataset.task,
                            default_loss=default_loss(dataset.task, dataset.num_classes))
@@ -197,6 +198,8 @@ def _learning_rate(model) -> float:
 def _verbosity(setting: Any) -> Any:
     if is_quiet():
         return 0
+    if setting == "auto":  # a progress bar on a terminal, one line per epoch in logs and CI
+        return 1 if sys.stdout.isatty() else 2
     return setting
 
 
@@ -221,7 +224,7 @@ def _plain_shape(shape):
 
 
 def _write(path: Path, data: Any) -> None:
-    from .train.callbacks import write_json_atomic
+    from .training.callbacks import write_json_atomic
 
     write_json_atomic(path, data)
 

@@ -330,7 +330,7 @@ class TensorBoardSpec(_Callback):
 
 
 class LearningRateSchedulerSpec(_Callback):
-    """``schedule`` is a named schedule (see ``kerasforge.train.schedules``) or ``module:function``;
+    """``schedule`` is a named schedule (see ``kerasforge.training.schedules``) or ``module:function``;
     the remaining keys are that schedule's arguments."""
 
     model_config = ConfigDict(extra="allow")

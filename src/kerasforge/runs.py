@@ -79,7 +79,7 @@ def read_json(path: Path, default: Any = None) -> Any:
 
 def update_run_info(path: Path, **fields: Any) -> dict[str, Any]:
     """Merge ``fields`` into the run's ``run.json`` (written atomically)."""
-    from .train.callbacks import write_json_atomic
+    from .training.callbacks import write_json_atomic
 
     info = read_json(path / "run.json", {}) or {}
     info.update(fields)

@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,6 +41,10 @@ class Dataset:
     task: Task = "multiclass"
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    # How raw inputs become features, for predicting on new data (plain JSON-able values):
+    # "normalize", "offset" and "divisor" (features = (raw - offset) / divisor, per channel or column),
+    # "pixel_max"; "word_index" for IMDB built from raw reviews (word -> rank, Keras' conventions).
+    preprocessing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

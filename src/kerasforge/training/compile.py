@@ -73,7 +73,7 @@ def make_metrics(specs: list[MetricSpec], where: str = "train.metrics") -> list:
 
 def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> dict[str, str]:
     """Compile ``model`` as the recipe says; returns output name -> canonical loss name."""
-    outputs = list(model.output_names)
+    outputs = output_names(model)
     if isinstance(spec.loss, dict):
         unknown = [k for k in spec.loss if k not in outputs]
         if unknown:
@@ -100,6 +100,15 @@ def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> di
     model.compile(optimizer=make_optimizer(spec.optimizer), loss=loss, loss_weights=loss_weights,
                   metrics=metric_arg, steps_per_execution=spec.steps_per_execution, jit_compile=jit)
     return {name: canonical for name, (_, canonical) in built.items()}
+
+
+def output_names(model) -> list[str]:
+    """Names of the model's outputs (functional models name them; others have one called 'output')."""
+    try:
+        names = list(model.output_names)
+    except (AttributeError, ValueError, TypeError):
+        names = []
+    return names if len(names) > 1 else names or ["output"]
 
 
 def _lookup(module: Any, name: str, *, where: str, kind: str, base: type) -> Any:

@@ -1,0 +1,80 @@
+"""``load_dataset``: the recipe's ``data:`` section in, a prepared :class:`Dataset` out.
+
+Steps: read the source (choosing the ``subset`` before anything costly is decoded) → colour mode and
+image size → normalisation from training statistics → views. A named dataset found nowhere is replaced
+by ``data.fallback`` when one is given, with a note that says so.
+
+Example:
+    >>> from kerasforge.recipe import DataSpec
+    >>> ds = load_dataset(DataSpec(dataset="digits", subset=200), seed=0)
+    >>> ds.x_train.shape, ds.notes[0]
+    ((200, 8, 8, 1), 'held out a stratified test split of 359 of 1797 examples (test_split=0.2)')
+"""
+
+from __future__ import annotations
+
+from ..recipe import DataSpec
+from .csv_table import load_csv
+from .dataset import Dataset
+from .digits import load_digits_dataset
+from .folders import load_image_folder, load_text_folder
+from .locate import NAMED, PRETTY, DatasetNotFoundError
+from .named import load_named
+from .preprocess import apply_views, normalize, prepare_images
+from .source import Loaded
+from .split import Picker
+
+
+def read_source(spec: DataSpec, seed: int) -> Loaded:
+    """The dataset as stored (subset taken, nothing normalised), its notes included."""
+    picker = Picker(spec.subset, seed, spec.stratify)
+    if spec.dataset in NAMED:
+        loaded = load_named(spec, picker)
+    elif spec.dataset == "digits":
+        loaded = load_digits_dataset(spec.test_split, picker)
+    elif spec.dataset == "image_folder":
+        loaded = load_image_folder(spec.path, spec.image_size, spec.color_mode, spec.test_split, picker)  # type: ignore[arg-type]
+    elif spec.dataset == "text_folder":
+        loaded = load_text_folder(spec.path, spec.test_split, picker)  # type: ignore[arg-type]
+    elif spec.dataset == "csv":
+        loaded = load_csv(spec.path, spec.target, spec.test_split, picker)  # type: ignore[arg-type]
+    else:  # pragma: no cover - the recipe schema allows nothing else
+        raise ValueError(f"unknown dataset {spec.dataset!r}")
+    ds = loaded.dataset
+    ds.notes[:0] = picker.notes
+    return loaded
+
+
+def _fallback_spec(spec: DataSpec) -> DataSpec:
+    keep_path = spec.fallback in ("image_folder", "text_folder", "csv")
+    return spec.model_copy(update={"dataset": spec.fallback, "fallback": None,
+                                   "path": spec.path if keep_path else None})
+
+
+def load_dataset(spec: DataSpec, seed: int = 42) -> Dataset:
+    """Load and prepare the dataset a recipe's ``data:`` section describes.
+
+    Features come in their natural layout (images (N, H, W, C) float32, IMDB (N, maxlen) int32,
+    tabular (N, F) float32, text (N,) str), labels as class ids. ``source`` says where the data was
+    read from and ``notes`` what was done to it.
+
+    >>> ds = load_dataset(DataSpec(dataset="digits", subset=100, normalize="scale"))
+    >>> float(ds.x_train.max()) <= 1.0, ds.class_names[:3]
+    (True, ['0', '1', '2'])
+    """
+    try:
+        loaded = read_source(spec, seed)
+    except DatasetNotFoundError as missing:
+        if not spec.fallback or spec.fallback == spec.dataset:
+            raise
+        loaded = read_source(_fallback_spec(spec), seed)
+        searched = "; ".join(missing.searched)
+        loaded.dataset.notes.insert(0, f"{PRETTY.get(spec.dataset, spec.dataset)} was not found (searched: "
+                                       f"{searched}); using {PRETTY.get(spec.fallback, spec.fallback)} instead")
+    ds = loaded.dataset
+    if ds.kind == "image":
+        prepare_images(ds, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)  # type: ignore[arg-type]
+    normalize(ds, spec.normalize, loaded.pixel_max)
+    if spec.views:
+        apply_views(ds, spec.views, loaded.feature_columns)
+    return ds

@@ -1,0 +1,32 @@
+"""Named learning-rate schedules."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from kerasforge.errors import RecipeError
+from kerasforge.training.schedules import make_schedule
+
+
+def test_constant_then_exponential_matches_the_classic_schedule():
+    schedule = make_schedule("constant_then_exponential", {"start_epoch": 10, "rate": 0.1}, initial_lr=0.01)
+    assert schedule(9, 0.01) == 0.01
+    assert schedule(10, 0.01) == pytest.approx(0.01 * math.exp(-0.1))
+
+
+def test_step_decay_and_cosine_use_the_initial_rate():
+    step = make_schedule("step_decay", {"every": 2, "factor": 0.5}, initial_lr=0.1)
+    assert [step(e, 999) for e in range(5)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+    cosine = make_schedule("cosine", {"epochs": 10}, initial_lr=0.1)
+    assert cosine(0, 0) == pytest.approx(0.1) and cosine(10, 0) == pytest.approx(0.0, abs=1e-12)
+    assert cosine(5, 0) == pytest.approx(0.05)
+
+
+def test_unknown_schedule_and_argument_are_explained():
+    with pytest.raises(RecipeError, match="Did you mean 'cosine'"):
+        make_schedule("cosin", {}, initial_lr=0.1)
+    with pytest.raises(RecipeError, match="'every'") as info:
+        make_schedule("step_decay", {"evry": 2}, initial_lr=0.1, where="train.callbacks[0].schedule")
+    assert info.value.where == "train.callbacks[0].schedule.evry"
