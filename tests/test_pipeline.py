@@ -61,6 +61,7 @@ def test_save_and_load_round_trip(mlp_run, tmp_path, formats):
     np.testing.assert_array_equal(model.predict(x, verbose=0), mlp_run.model.predict(x, verbose=0))
 
 
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_weights_round_trip(mlp_run, tmp_path):
     import keras
 
@@ -138,3 +139,23 @@ def test_predict_prints_top_classes(mlp_run, tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     assert all(line.split(": ")[1].startswith("3 ") for line in lines), lines
+
+
+def test_predict_uses_the_training_normalisation(tmp_path, capsys):
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from kerasforge.cli import main
+
+    recipe = {**DIGITS_MLP, "name": "digits_standardized", "data": {"dataset": "digits", "normalize": "standardize"},
+              "train": {"epochs": 12}}
+    run = kerasforge.train(kerasforge.Recipe.model_validate(recipe), output_dir=tmp_path, show_summary=False)
+    assert run.data_info["preprocessing"]["normalize"] == "standardize"
+    digits = load_digits()
+    hits = 0
+    for digit in range(10):
+        index = int(np.flatnonzero(digits.target == digit)[-1])
+        Image.fromarray((digits.images[index] * 255 / 16).astype("uint8")).save(tmp_path / f"{digit}.png")
+        assert main(["predict", str(run.path), str(tmp_path / f"{digit}.png"), "--top", "1"]) == 0
+        hits += capsys.readouterr().out.split(": ")[1].startswith(f"{digit} ")
+    assert hits >= 8

@@ -211,7 +211,8 @@ def _data_info(dataset, recipe: Recipe, input_shape, encodings) -> dict[str, Any
         "model_input_shape": _plain_shape(input_shape), "label_encoding": encodings,
         "preprocessing": {"normalize": recipe.data.normalize, "image_size": recipe.data.image_size,
                           "color_mode": recipe.data.color_mode, "maxlen": recipe.data.maxlen,
-                          "num_words": recipe.data.num_words},
+                          "num_words": recipe.data.num_words,
+                          **{k: v for k, v in dataset.preprocessing.items() if k != "word_index"}},
     }
 
 

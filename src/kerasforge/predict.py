@@ -106,14 +106,13 @@ def _read_image(file: Path, shape: tuple, data_info: dict) -> np.ndarray:
 
 
 def _scale(x: np.ndarray, data_info: dict) -> np.ndarray:
-    mode = (data_info.get("preprocessing") or {}).get("normalize", "scale")
-    if mode == "scale":
+    """8-bit pixels -> the model's input scale, with the training data's own normalisation."""
+    pre = data_info.get("preprocessing") or {}
+    if "offset" not in pre:  # a run without recorded statistics: assume pixels scaled to [0, 1]
         return x / 255.0
-    if mode == "standardize":
-        stats = (data_info.get("preprocessing") or {}).get("stats") or {}
-        if "mean" in stats and "std" in stats:
-            return (x - np.asarray(stats["mean"])) / np.asarray(stats["std"])
-    return x
+    pixel_max = float(pre.get("pixel_max") or 255.0)
+    raw = x * (pixel_max / 255.0)  # into the units of the training data (e.g. 0..16 for digits)
+    return (raw - np.asarray(pre["offset"], dtype="float32")) / np.asarray(pre["divisor"], dtype="float32")
 
 
 def _probabilities(raw: Any) -> np.ndarray:
