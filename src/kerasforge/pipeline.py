@@ -25,6 +25,9 @@ from .references import add_to_path
 from .runs import Run, find_resumable, fingerprint, new_run_dir, update_run_info
 
 
+INPUT_DTYPES = {"text": "string", "sequence": "int32"}
+
+
 def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = None,
           output_dir: str | Path | None = None, resume: bool | None = None,
           show_summary: bool = True) -> Run:
@@ -75,7 +78,8 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
 
     # ---- model ----------------------------------------------------------------------------------
     start = time.perf_counter()
-    model = build_model(recipe.model, dataset.input_shape, dataset.num_classes, name=recipe.name)
+    model = build_model(recipe.model, dataset.input_shape, dataset.num_classes, name=recipe.name,
+                        input_dtype=INPUT_DTYPES.get(dataset.kind, "float32"))
     check_outputs(model, dataset.num_classes, dataset.task)
     input_shape = _model_input_shape(model)
     x_train, x_val, x_test = (
@@ -135,11 +139,18 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     callbacks += [history_recorder(run_dir / "history.json", history),
                   resume_checkpointer(run_dir / "checkpoints", history)]
     start = time.perf_counter()
-    if initial_epoch < recipe.train.epochs:
-        model.fit(x_train, y_train, validation_data=(x_val, y_val) if x_val is not None else None,
-                  epochs=recipe.train.epochs, initial_epoch=initial_epoch, batch_size=recipe.train.batch_size,
-                  shuffle=recipe.train.shuffle, class_weight=class_weight, callbacks=callbacks,
-                  verbose=_verbosity(recipe.train.verbose))
+    try:
+        if initial_epoch < recipe.train.epochs:
+            model.fit(x_train, y_train, validation_data=(x_val, y_val) if x_val is not None else None,
+                      epochs=recipe.train.epochs, initial_epoch=initial_epoch, batch_size=recipe.train.batch_size,
+                      shuffle=recipe.train.shuffle, class_weight=class_weight, callbacks=callbacks,
+                      verbose=_verbosity(recipe.train.verbose))
+    except KeyboardInterrupt:
+        update_run_info(run_dir, status="interrupted")
+        raise
+    except Exception as exc:
+        update_run_info(run_dir, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
     timings["fit_s"] = time.perf_counter() - start
 
     # ---- evaluate and save ----------------------------------------------------------------------

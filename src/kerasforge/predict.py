@@ -68,7 +68,7 @@ def _read_input(file: Path, model, data_info: dict) -> np.ndarray:
         if "string" not in dtype:
             raise DataError("this model takes integer word sequences, not raw text", where=str(file),
                             fix="Give a .npy file of word ids, or train a model with a TextVectorization layer.")
-        return np.array([file.read_text(encoding="utf-8", errors="replace")])
+        return np.array([file.read_text(encoding="utf-8", errors="replace")], dtype=object)
     if suffix == ".npy":
         x = np.load(file, allow_pickle=False)
         if x.dtype == np.uint8:

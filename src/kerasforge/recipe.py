@@ -171,7 +171,7 @@ class InputSpec(Section):
     """A named model input."""
 
     shape: list[PositiveInt | None]
-    dtype: str = "float32"
+    dtype: str | None = Field(None, description="default: float32, int32 for word ids, string for raw text")
 
     @model_validator(mode="before")
     @classmethod

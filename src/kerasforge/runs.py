@@ -25,6 +25,9 @@ from .errors import KerasforgeError
 from .recipe import Recipe, load_recipe
 
 
+RESUMABLE = ("running", "interrupted", "failed")  # killed, Ctrl-C'd, or stopped by an error
+
+
 @dataclass
 class Run:
     """A trained run: its folder, recipe, model, history and metrics."""
@@ -95,7 +98,7 @@ def find_resumable(output_dir: Path, recipe: Recipe) -> Path | None:
     candidates = []
     for run_json in output_dir.glob(f"{recipe.name}-*/run.json"):
         info = read_json(run_json, {}) or {}
-        if info.get("status") != "running" or info.get("fingerprint") != wanted:
+        if info.get("status") not in RESUMABLE or info.get("fingerprint") != wanted:
             continue
         if info.get("host") == socket.gethostname() and _alive(info.get("pid")):
             continue  # another process is still training it
@@ -158,6 +161,7 @@ def load_run_model(run: Run):
 
     shape = run.data_info.get("model_input_shape") or run.data_info.get("input_shape")
     model = build_model(run.recipe.model, tuple(shape), int(run.data_info.get("num_classes", 1)),
-                        name=run.recipe.name)
+                        name=run.recipe.name,
+                        input_dtype={"text": "string", "sequence": "int32"}.get(run.data_info.get("kind"), "float32"))
     model.load_weights(weights)
     return model

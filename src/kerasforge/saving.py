@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -29,7 +31,8 @@ def save_model(model, folder: Path, formats: list[str]) -> dict[str, Path]:
             if fmt == "weights":
                 model.save_weights(tmp)
             else:
-                model.save(tmp)
+                with _quiet_absl():  # the user chose legacy .h5: no need to warn that it is legacy
+                    model.save(tmp)
         except Exception as exc:
             tmp.unlink(missing_ok=True)
             raise KerasforgeError(f"the model could not be saved as {target.name}: {exc}", where=str(target),
@@ -38,6 +41,17 @@ def save_model(model, folder: Path, formats: list[str]) -> dict[str, Path]:
         os.replace(tmp, target)
         saved[fmt] = target
     return saved
+
+
+@contextlib.contextmanager
+def _quiet_absl():
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def load_model_file(path: str | Path, *, safe_mode: bool = True):

@@ -29,12 +29,13 @@ __all__ = [
 
 def build_model(spec: SequentialModelSpec | FunctionalModelSpec | PythonModelSpec,
                 input_shape: tuple | dict[str, tuple], num_classes: int, *, name: str = "model",
-                where: str = "model") -> Any:
+                where: str = "model", input_dtype: str = "float32") -> Any:
     """A built ``keras.Model`` for ``spec``, shaped for the data.
 
     ``input_shape`` is the shape of one prepared example (a dict of shapes for several named views);
     ``spec.input_shape``, when given, overrides it for sequential and Python models. ``num_classes`` is
-    passed to Python models that ask for it. User-fixable problems raise
+    passed to Python models that ask for it. ``input_dtype`` is the inputs' dtype unless the recipe
+    declares one ("string" for raw text, "int32" for word ids). User-fixable problems raise
     :class:`~kerasforge.errors.ModelError` naming the YAML path (``model.layers[3].unitz``).
 
     >>> from kerasforge.recipe import FunctionalModelSpec
@@ -44,9 +45,9 @@ def build_model(spec: SequentialModelSpec | FunctionalModelSpec | PythonModelSpe
     (None, 1)
     """
     if isinstance(spec, SequentialModelSpec):
-        return build_sequential(spec, input_shape, name=name, where=where)
+        return build_sequential(spec, input_shape, name=name, where=where, input_dtype=input_dtype)
     if isinstance(spec, FunctionalModelSpec):
-        return build_functional(spec, input_shape, name=name, where=where)
+        return build_functional(spec, input_shape, name=name, where=where, input_dtype=input_dtype)
     if isinstance(spec, PythonModelSpec):
         return build_python(spec, input_shape, num_classes, name=name, where=where)
     raise TypeError(f"expected a model spec from kerasforge.recipe, got {type(spec).__name__}")

@@ -20,13 +20,13 @@ from .layers import apply_layer, first_line, make_layer
 
 
 def build_functional(spec: FunctionalModelSpec, input_shape: tuple | dict[str, tuple], *,
-                     name: str = "model", where: str = "model") -> Any:
+                     name: str = "model", where: str = "model", input_dtype: str = "float32") -> Any:
     """Wire ``spec.layers`` into a ``keras.Model``; every wiring mistake is a ModelError with its YAML path."""
     import keras
 
     shapes = input_shapes(spec, input_shape, where=where)
     tensors: dict[str, Any] = {
-        input_name: keras.Input(shape=shape, name=input_name, dtype=_dtype(spec, input_name))
+        input_name: keras.Input(shape=shape, name=input_name, dtype=_dtype(spec, input_name, input_dtype))
         for input_name, shape in shapes.items()
     }
     inputs = dict(tensors)
@@ -148,5 +148,6 @@ def _check_shape(declared: tuple, data: tuple, where: str, what: str) -> None:
                          where=where, fix=f"Set it to {list(data)} (or leave `shape` to the data).")
 
 
-def _dtype(spec: FunctionalModelSpec, input_name: str) -> str:
-    return spec.inputs[input_name].dtype if spec.inputs and input_name in spec.inputs else "float32"
+def _dtype(spec: FunctionalModelSpec, input_name: str, default: str) -> str:
+    declared = spec.inputs[input_name].dtype if spec.inputs and input_name in spec.inputs else None
+    return declared or default

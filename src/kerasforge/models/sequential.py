@@ -17,7 +17,7 @@ from .layers import apply_layer, make_layer
 
 
 def build_sequential(spec: SequentialModelSpec, input_shape: tuple | dict[str, tuple], *,
-                     name: str = "model", where: str = "model") -> Any:
+                     name: str = "model", where: str = "model", input_dtype: str = "float32") -> Any:
     """``keras.Sequential([keras.Input(shape), *layers])``; ``spec.input_shape`` overrides the data's shape.
 
     Each layer is applied in turn to a symbolic input first, so a shape mismatch is reported at the
@@ -26,7 +26,7 @@ def build_sequential(spec: SequentialModelSpec, input_shape: tuple | dict[str, t
     import keras
 
     shape = input_shape_for(spec.input_shape, input_shape, where=where)
-    inputs = keras.Input(shape=shape, name="input")
+    inputs = keras.Input(shape=shape, name="input", dtype=input_dtype)
     x = inputs
     layers = []
     for i, layer_spec in enumerate(spec.layers):
