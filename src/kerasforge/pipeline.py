@@ -24,7 +24,6 @@ from .recipe import Recipe, load_recipe, resolve_recipe_path
 from .references import add_to_path
 from .runs import Run, find_resumable, fingerprint, new_run_dir, update_run_info
 
-
 INPUT_DTYPES = {"text": "string", "sequence": "int32"}
 
 

@@ -24,7 +24,6 @@ from typing import Any
 from .errors import KerasforgeError
 from .recipe import Recipe, load_recipe
 
-
 RESUMABLE = ("running", "interrupted", "failed")  # killed, Ctrl-C'd, or stopped by an error
 
 
