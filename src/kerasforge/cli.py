@@ -73,7 +73,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
 
     command("recipes", _recipes, "list the built-in recipes")
+    for module in _command_modules():
+        module.register(command)
     return parser
+
+
+def _command_modules() -> list:
+    """Every module of :mod:`kerasforge.commands` adds its own subcommands through ``register(command)``,
+    where ``command(name, handler, help) -> argparse.ArgumentParser`` (``--debug``/``--quiet`` included)."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    return [importlib.import_module(f"{commands.__name__}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name)]
 
 
 def _train(args: argparse.Namespace) -> None:
