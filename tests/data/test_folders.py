@@ -160,3 +160,13 @@ def test_folder_listing_ignores_hidden(tmp_path: Path) -> None:
     (tmp_path / ".thumbs").mkdir()
     ds = load_dataset(DataSpec(dataset="image_folder", path=str(tmp_path), image_size=[4, 4], test_split=0.0))
     assert ds.class_names == ["a", "b"]
+
+
+def test_relative_path_is_found_in_the_data_dir(tmp_path, monkeypatch):
+    from kerasforge.data.locate import resolve_data_path
+
+    (tmp_path / "pets").mkdir()
+    monkeypatch.setenv("KFORGE_DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path.parent)
+    assert resolve_data_path("pets") == tmp_path / "pets"
+    assert resolve_data_path("missing.zip") == Path("missing.zip")

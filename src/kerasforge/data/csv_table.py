@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import DataError, did_you_mean
 from .dataset import Dataset
+from .locate import resolve_data_path
 from .source import Loaded
 from .split import Picker
 
@@ -80,7 +81,7 @@ def _task(names: list[str]) -> str:
 
 def load_csv(path: str | Path, target: str, test_split: float, picker: Picker) -> Loaded:
     """A CSV table as (N, F) float32 features, class ids (or float targets) and a held-out test split."""
-    path = Path(path).expanduser()
+    path = resolve_data_path(path)
     header, rows = read_rows(path)
     if target not in header:
         raise DataError(f"has no column '{target}' (the target).{did_you_mean(target, header)} "

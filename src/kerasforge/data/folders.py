@@ -25,6 +25,7 @@ from ..errors import DataError
 from .archives import extract_once, is_archive
 from .dataset import Dataset
 from .imdb import read_text
+from .locate import resolve_data_path
 from .source import Loaded
 from .split import Picker
 
@@ -61,9 +62,9 @@ def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 def resolve_folder(path: str | Path) -> Path:
     """The folder to read for ``data.path``: itself, or its extraction when it is an archive."""
-    path = Path(path).expanduser()
+    path = resolve_data_path(path)
     if not path.exists():
-        raise DataError("does not exist", where=str(path),
+        raise DataError("does not exist (nor under $KFORGE_DATA_DIR)", where=str(path),
                         fix="Check `data.path`: give a folder with one sub-folder per class, or a .zip/.tar.gz of one.")
     if path.is_file():
         if not is_archive(path):

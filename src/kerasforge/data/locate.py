@@ -58,6 +58,22 @@ def offline() -> bool:
     return os.environ.get("KFORGE_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def resolve_data_path(path: str | Path) -> Path:
+    """``data.path`` as given when it exists, else relative to ``$KFORGE_DATA_DIR`` when found there.
+
+    This lets a shared recipe say ``path: cats_and_dogs_filtered.zip`` and find it in the data folder.
+
+    >>> resolve_data_path("/no/such/file.zip")
+    PosixPath('/no/such/file.zip')
+    """
+    given = Path(path).expanduser()
+    data_dir = os.environ.get("KFORGE_DATA_DIR")
+    if given.exists() or given.is_absolute() or not data_dir:
+        return given
+    candidate = Path(data_dir).expanduser() / given
+    return candidate if candidate.exists() else given
+
+
 def system_root() -> Path:
     """Root of the system dataset folders (``$KFORGE_SYSTEM_DATASETS`` or ``/usr/share/datasets``)."""
     return Path(os.environ.get("KFORGE_SYSTEM_DATASETS") or DEFAULT_SYSTEM_ROOT)
