@@ -25,7 +25,7 @@ from .console import is_quiet, say
 from .errors import TrainError
 from .recipe import Recipe, load_recipe, resolve_recipe_path
 from .references import add_to_path
-from .runs import Run, find_resumable, fingerprint, new_run_dir, update_run_info
+from .runs import Run, find_resumable, fingerprint, new_run_dir, read_json, update_run_info
 from .training.callbacks import write_json_atomic
 
 INPUT_DTYPES = {"text": "string", "sequence": "int32"}
@@ -190,22 +190,39 @@ def open_run_folder(recipe: Recipe, prepared: Prepared, output_dir: str | Path |
 
 def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, list], initial_epoch: int,
         extra_callbacks: list) -> None:
-    """``model.fit`` with the recipe's callbacks plus history and resume points written every epoch."""
-    from .training.callbacks import history_recorder, make_callbacks, resume_checkpointer
+    """``model.fit`` with the recipe's callbacks plus history and resume points written every epoch.
 
+    A NaN/infinite loss stops training cleanly (recorded as ``stopped`` in run.json); running out of
+    memory retries with half the batch size (recorded as ``oom_retries``), from the last finished epoch.
+    """
+    from .training.callbacks import history_recorder, make_callbacks, resume_checkpointer
+    from .training.guards import NonFiniteLossGuard, fit_with_oom_retry
+
+    guard = NonFiniteLossGuard()
     callbacks = make_callbacks(recipe.train.callbacks, run_dir, initial_lr=learning_rate(prepared.model))
-    callbacks += [*extra_callbacks, history_recorder(run_dir / "history.json", history),
+    callbacks += [guard, *extra_callbacks, history_recorder(run_dir / "history.json", history),
                   resume_checkpointer(run_dir / "checkpoints", history)]
     x, y = prepared.x, prepared.y
-    start = time.perf_counter()
-    try:
-        if initial_epoch < recipe.train.epochs:
+
+    def fit_once(batch_size: int) -> None:
+        first = max(initial_epoch, len(history.get("epoch", [])))  # after an OOM retry: the epochs done
+        if first < recipe.train.epochs:
             prepared.model.fit(
                 x["train"], y["train"],
                 validation_data=(x["validation"], y["validation"]) if x["validation"] is not None else None,
-                epochs=recipe.train.epochs, initial_epoch=initial_epoch, batch_size=recipe.train.batch_size,
+                epochs=recipe.train.epochs, initial_epoch=first, batch_size=batch_size,
                 shuffle=recipe.train.shuffle, class_weight=prepared.class_weight, callbacks=callbacks,
                 verbose=verbosity(recipe.train.verbose))
+
+    def on_oom(retry: dict) -> None:
+        say(f"  out of memory with batch size {retry['batch_size']}: retrying with {retry['new_batch_size']}",
+            style="yellow")
+        retries = (read_json(run_dir / "run.json", {}) or {}).get("oom_retries", [])
+        update_run_info(run_dir, oom_retries=[*retries, retry], batch_size=retry["new_batch_size"])
+
+    start = time.perf_counter()
+    try:
+        fit_with_oom_retry(fit_once, recipe.train.batch_size, on_retry=on_oom)
     except KeyboardInterrupt:
         update_run_info(run_dir, status="interrupted")
         raise
@@ -213,6 +230,10 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
         update_run_info(run_dir, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     prepared.timings["fit_s"] = time.perf_counter() - start
+    if guard.stopped:
+        update_run_info(run_dir, stopped=guard.stopped)
+        say(f"  stopped: the loss became {guard.stopped['loss']} at epoch {guard.stopped['epoch']}, "
+            f"batch {guard.stopped['batch']} (see diagnosis.json)", style="red")
 
 
 def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, list]) -> Run:
@@ -235,10 +256,34 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     remove_resume_points(run_dir / "checkpoints")
     info = update_run_info(run_dir, status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                            epochs_done=len(history.get("epoch", [])), timings=prepared.timings)
+    info = write_report(recipe, prepared, run_dir) or info
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
     say(f"[bold green]done[/bold green]: {shown}  ->  {run_dir}")
     return Run(path=run_dir, recipe=recipe, model=prepared.model, history=history, metrics=metrics, info=info,
                data_info=data_info(prepared, recipe))
+
+
+def write_report(recipe: Recipe, prepared: Prepared, run_dir: Path) -> dict[str, Any] | None:
+    """Evaluation, diagnosis, plots and ``report.html`` from the in-memory data; returns the updated run.json.
+
+    A failure here never loses the trained model (saved before): it is caught, shown and recorded.
+    """
+    from .report import ReportInputs
+    from .report import write_report as write_run_report
+
+    dataset, split = prepared.dataset, recipe.evaluate.split
+    natural = dataset.x_test if split == "test" else dataset.x_val
+    try:
+        write_run_report(run_dir, ReportInputs(
+            model=prepared.model, x=prepared.x[split], y=dataset.y_test if split == "test" else dataset.y_val,
+            task=dataset.task, class_names=list(dataset.class_names),
+            images=natural if dataset.kind == "image" else None, texts=natural if dataset.kind == "text" else None,
+            train_labels=dataset.y_train, split=split, seed=recipe.seed,
+            batch_size=recipe.evaluate.batch_size or recipe.train.batch_size))
+    except Exception as exc:  # reporting is a bonus; the model and metrics are already saved
+        say(f"  warning: the report could not be written ({type(exc).__name__}: {exc})", style="yellow")
+        return update_run_info(run_dir, report_error=f"{type(exc).__name__}: {exc}"[:2000])
+    return read_json(run_dir / "run.json", None)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,141 @@
+"""A run's evaluation, diagnosis, plots and ``report.html``, from in-memory data or from the run folder.
+
+Example:
+    >>> path = report_run("runs/fashion_mnist_cnn-20261123-101500")   # doctest: +SKIP
+    >>> path.name                                                       # doctest: +SKIP
+    'report.html'
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..runs import read_json
+from ..training.callbacks import write_json_atomic
+from . import plots
+from .page import render_run_page
+
+GRID_EXAMPLES = 24
+GRID_TOP_LOSSES = 18
+
+
+@dataclass
+class ReportInputs:
+    """What a report needs besides the run folder: the model and one split's data.
+
+    ``x`` is fitted to the model; ``images`` are the same examples in their natural layout (for the
+    grids; ``None`` when the data are not images); ``y`` holds class ids (targets for regression).
+    """
+
+    model: Any
+    x: Any
+    y: np.ndarray
+    task: str
+    class_names: list[str]
+    images: np.ndarray | None = None
+    texts: Any = None
+    train_labels: np.ndarray | None = None
+    split: str = "test"
+    batch_size: int = 256
+    seed: int = 0
+
+
+def model_summary_text(model) -> str:
+    """``model.summary()`` as plain text ('' when the model cannot summarise itself)."""
+    lines: list[str] = []
+    try:
+        model.summary(print_fn=lambda text, *args, **kwargs: lines.append(str(text)))
+    except Exception:  # an unbuilt subclassed model
+        return ""
+    return "\n".join(lines)
+
+
+def write_report(run_dir: Path, inputs: ReportInputs) -> Path:
+    """Write ``evaluation.json``, ``diagnosis.json``, ``plots/*.png`` and ``report.html``; returns the page."""
+    from ..evaluate import diagnose, evaluate_split
+
+    run_dir = Path(run_dir)
+    start = time.perf_counter()
+    history = read_json(run_dir / "history.json", {}) or {}
+    run_info = read_json(run_dir / "run.json", {}) or {}
+    evaluation, predictions, picked = evaluate_split(
+        inputs.model, inputs.x, inputs.y, task=inputs.task, class_names=inputs.class_names,
+        batch_size=inputs.batch_size, seed=inputs.seed, top_losses=GRID_TOP_LOSSES)
+    evaluation["split"] = inputs.split
+    write_json_atomic(run_dir / "evaluation.json", evaluation)
+    findings = diagnose(history, run_info=run_info, train_labels=inputs.train_labels,
+                        num_classes=len(inputs.class_names), task=inputs.task, class_names=inputs.class_names)
+    write_json_atomic(run_dir / "diagnosis.json", {"findings": findings,
+                                                   "problems": sum(f["severity"] == "problem" for f in findings)})
+    images = make_plots(run_dir / "plots", history, evaluation, predictions, picked, inputs)
+    summary = model_summary_text(inputs.model)
+    (run_dir / "model_summary.txt").write_text(summary, encoding="utf-8")
+    report = run_dir / "report.html"
+    report.write_text(render_run_page(run_dir, evaluation=evaluation, findings=findings, images=images,
+                                      model_summary=summary, texts=_texts(inputs, evaluation)),
+                      encoding="utf-8")
+    from ..runs import update_run_info
+
+    update_run_info(run_dir, report={"path": report.name, "seconds": round(time.perf_counter() - start, 3)})
+    return report
+
+
+def make_plots(folder: Path, history: dict, evaluation: dict, predictions: np.ndarray, picked: np.ndarray,
+               inputs: ReportInputs) -> dict[str, Path]:
+    """Every plot that fits the run: curves always; confusion matrix, grids and ROC for classifiers."""
+    out = {"curves": plots.training_curves(history, folder / "training_curves.png")}
+    if inputs.task == "regression":
+        return out
+    out["confusion"] = plots.confusion_heatmap(evaluation, folder / "confusion_matrix.png")
+    if inputs.images is not None and np.asarray(inputs.images).ndim == 4:
+        names = evaluation["class_names"]
+        first = np.arange(min(GRID_EXAMPLES, len(picked)))
+        rows = [{"true": names[int(inputs.y[picked[i]])], "predicted": names[int(predictions[i].argmax())],
+                 "probability": float(predictions[i].max())} for i in first]
+        out["predictions"] = plots.image_grid(np.asarray(inputs.images)[picked[first]], rows,
+                                              folder / "predictions.png",
+                                              title=f"predictions on the first {len(rows)} {inputs.split} examples")
+        worst = evaluation["top_losses"]
+        out["top_losses"] = plots.image_grid(np.asarray(inputs.images)[[r["index"] for r in worst]], worst,
+                                             folder / "top_losses.png",
+                                             title=f"the {len(worst)} {inputs.split} examples with the highest loss")
+    if evaluation.get("roc"):
+        out["roc"] = plots.roc_curve_plot(evaluation["roc"], folder / "roc_curve.png")
+    return out
+
+
+def _texts(inputs: ReportInputs, evaluation: dict) -> dict[int, str]:
+    """Snippets of the top-loss examples when the inputs are texts (shown in the report's table)."""
+    if inputs.texts is None:
+        return {}
+    texts = np.asarray(inputs.texts)
+    return {r["index"]: str(texts[r["index"]])[:240] for r in evaluation["top_losses"]}
+
+
+def report_run(path: str | Path) -> Path:
+    """Rebuild evaluation, diagnosis, plots and ``report.html`` from a run folder alone.
+
+    The data are loaded again from the run's recipe (same seed, same split) and fitted to the saved model.
+    """
+    from ..data import fit_features, load_dataset, split_validation
+    from ..pipeline import model_input_shape
+    from ..runs import load_run
+
+    run = load_run(path)
+    recipe = run.recipe
+    ds = split_validation(load_dataset(recipe.data, seed=recipe.seed), recipe.train.validation_split,
+                          seed=recipe.seed, stratify=recipe.data.stratify)
+    split = recipe.evaluate.split
+    x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_val, ds.y_val)
+    shape = model_input_shape(run.model)
+    fitted = x if shape is None else fit_features(x, shape, where=f"data ({split} features)")
+    inputs = ReportInputs(model=run.model, x=fitted, y=y, task=ds.task, class_names=list(ds.class_names),
+                          images=x if ds.kind == "image" else None, texts=x if ds.kind == "text" else None,
+                          train_labels=ds.y_train, split=split, seed=recipe.seed,
+                          batch_size=recipe.evaluate.batch_size or recipe.train.batch_size)
+    return write_report(run.path, inputs)
