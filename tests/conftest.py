@@ -11,6 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("KFORGE_OFFLINE", "1")  # never try to download in tests
+os.environ.setdefault("KFORGE_NO_TRACK", "1")  # tracking tests log runs themselves
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

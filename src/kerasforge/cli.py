@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a recipe field, e.g. --set train.epochs=3 (repeatable)")
     p.add_argument("--output", help="folder for run folders (default: the recipe's output.dir, 'runs')")
     p.add_argument("--new", action="store_true", help="start afresh even if an interrupted run can be resumed")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $KFORGE_TRACKING_URI, "
+                   "$MLFLOW_TRACKING_URI, else sqlite:///<output>/mlflow.db)")
+    p.add_argument("--no-track", action="store_true", help="do not log this run to MLflow")
 
     p = command("check", _check, "validate a recipe (and every name in it) without training")
     p.add_argument("recipe")
@@ -94,7 +97,7 @@ def _train(args: argparse.Namespace) -> None:
     from .pipeline import train
 
     run = train(args.recipe, overrides=args.overrides, output_dir=args.output,
-                resume=False if args.new else None)
+                resume=False if args.new else None, tracking_uri=args.tracking_uri, track=not args.no_track)
     print(f"run: {run.path}")
     for key, value in run.metrics.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")

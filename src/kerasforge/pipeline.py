@@ -48,12 +48,15 @@ class Prepared:
 
 def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = None,
           output_dir: str | Path | None = None, resume: bool | None = None,
-          show_summary: bool = True, callbacks: list | None = None) -> Run:
+          show_summary: bool = True, callbacks: list | None = None, tracking_uri: str | None = None,
+          track: bool = True) -> Run:
     """Train, evaluate and save the model a recipe describes; returns the finished :class:`Run`.
 
     ``recipe`` is a YAML path, a built-in recipe name, a mapping or a :class:`Recipe`. An interrupted
     run of the same recipe in the same output folder is resumed from its last finished epoch unless
-    ``resume=False`` (or ``output.resume: false``). ``callbacks`` are extra Keras callbacks.
+    ``resume=False`` (or ``output.resume: false``). ``callbacks`` are extra Keras callbacks. The finished
+    run is logged to MLflow (``tracking_uri``, else ``$KFORGE_TRACKING_URI``/``$MLFLOW_TRACKING_URI``,
+    else an SQLite store in the output folder) unless ``track=False`` or ``$KFORGE_NO_TRACK`` is set.
 
     >>> run = train("fashion_mnist_cnn", overrides=["train.epochs=1"])   # doctest: +SKIP
     """
@@ -70,7 +73,10 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     if show_summary and not is_quiet():
         prepared.model.summary()
     fit(recipe, prepared, run_dir, history, initial_epoch, list(callbacks or []))
-    return finish(recipe, prepared, run_dir, history)
+    run = finish(recipe, prepared, run_dir, history)
+    if track and not os.environ.get("KFORGE_NO_TRACK"):
+        track_run(run, tracking_uri)
+    return run
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -284,6 +290,24 @@ def write_report(recipe: Recipe, prepared: Prepared, run_dir: Path) -> dict[str,
         say(f"  warning: the report could not be written ({type(exc).__name__}: {exc})", style="yellow")
         return update_run_info(run_dir, report_error=f"{type(exc).__name__}: {exc}"[:2000])
     return read_json(run_dir / "run.json", None)
+
+
+def track_run(run: Run, tracking_uri: str | None) -> None:
+    """Log a finished run to MLflow; a tracking failure is a warning, never a lost run."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        say("  note: MLflow is not installed, so this run is not tracked (pip install mlflow)", style="yellow")
+        return
+    from .errors import KerasforgeError
+    from .tracking import log_run
+
+    try:
+        run_id = log_run(run, tracking_uri=tracking_uri, output_dir=run.path.parent)
+        run.info = read_json(run.path / "run.json", run.info) or run.info
+        say(f"  tracked: MLflow run {run_id}")
+    except KerasforgeError as exc:
+        say(f"  warning: tracking failed, the run is saved: {exc.message}", style="yellow")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,39 @@
+"""``kforge ui``: MLflow's UI over the local store, on loopback only unless told otherwise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from kerasforge.cli import main
+
+
+@pytest.mark.slow  # starts the MLflow UI (~10-30 s on a shared machine)
+def test_ui_starts_and_answers_on_loopback(run_copy, free_port, server_tools, tmp_path):
+    from kerasforge.tracking import log_run
+
+    log_run(run_copy)
+    port = free_port()
+    log = (tmp_path / "ui.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "kerasforge.cli", "ui", "--output", str(run_copy.parent),
+                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        server_tools["wait_for_http"](f"http://127.0.0.1:{port}/health", process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200 and b"<html" in response.read().lower()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=digits_track")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert b"digits_track" in response.read()
+    finally:
+        server_tools["stop"](process)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5"])
+def test_ui_refuses_a_non_loopback_host(host, tmp_path, capsys):
+    assert main(["ui", "--output", str(tmp_path), "--host", host]) == 2
+    err = capsys.readouterr().err
+    assert "--allow-remote" in err and host in err
