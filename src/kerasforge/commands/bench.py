@@ -1,0 +1,180 @@
+"""``kforge bench accuracy``: train recipes at full length, once per seed, and record what they reach.
+
+For each recipe and seed it runs :func:`kerasforge.train` (the recipe's own epochs, ``seed`` set), then
+prints a table, writes ``<output>/accuracy-<timestamp>.json`` with every run, and adds or updates the
+recipe's row in the markdown table of ``recipes/RESULTS.md`` (accuracy mean ± std over the seeds,
+epochs, wall time, machine, backend, date and the command that reproduces it).
+
+Example:
+    $ kforge bench accuracy mnist_cnn --seeds 3
+    $ kforge bench accuracy mnist_mlp mnist_cnn --seeds 1 --set data.subset=2000 --results none
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from ..recipe import BUILTIN_RECIPES, builtin_recipe_names, load_recipe
+
+RESULTS_MD = BUILTIN_RECIPES / "RESULTS.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+HEADER = ("| recipe | target | test accuracy (mean ± std) | seeds | epochs | wall time / seed | machine | backend "
+          "| date | command |\n|---|---|---|---|---|---|---|---|---|---|")
+
+
+def register(command) -> None:
+    """Add ``bench accuracy`` to ``kforge``."""
+    p = command("bench", _bench, "benchmarks: `kforge bench accuracy RECIPE...` trains recipes per seed")
+    p.add_argument("what", choices=["accuracy"], help="what to measure")
+    p.add_argument("recipes", nargs="*", help="recipes to run (default: every built-in recipe)")
+    p.add_argument("--seeds", type=int, default=3, help="runs per recipe, seeds 0..N-1 (default 3)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a recipe field in every run (repeatable)")
+    p.add_argument("--output", default="benchmarks/results", help="folder for the JSON and the run folders")
+    p.add_argument("--results", default=str(RESULTS_MD),
+                   help="markdown file whose table is updated ('none' to leave it alone)")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from ..console import console
+
+    names = args.recipes or builtin_recipe_names()
+    command = "kforge bench accuracy " + " ".join(
+        [*map(shlex.quote, args.recipes), f"--seeds {args.seeds}",
+         *(f"--set {shlex.quote(o)}" for o in args.overrides)])
+    rows = bench_accuracy(names, seeds=args.seeds, overrides=args.overrides, output=Path(args.output),
+                          command=command)
+    console().print(results_table(rows))
+    if args.results.lower() != "none":
+        update_results_markdown(Path(args.results), rows)
+        print(f"updated: {args.results}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# running
+# ---------------------------------------------------------------------------------------------------
+def bench_accuracy(names: list[str], *, seeds: int = 3, overrides: list[str] | None = None,
+                   output: Path = Path("benchmarks/results"), command: str = "") -> list[dict[str, Any]]:
+    """Train each recipe once per seed (0..seeds-1); one summary row per recipe, also saved as JSON.
+
+    >>> rows = bench_accuracy(["digits_mlp"], seeds=2, output=Path("/tmp/b"))   # doctest: +SKIP
+    >>> rows[0]["accuracy_mean"] > 0.9                                             # doctest: +SKIP
+    True
+    """
+    from ..pipeline import train
+
+    output.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in names:
+        runs = []
+        for seed in range(seeds):
+            start = time.perf_counter()
+            run = train(name, overrides=[*(overrides or []), f"seed={seed}"], output_dir=output / "runs",
+                        resume=False, show_summary=False)
+            runs.append({"seed": seed, "path": str(run.path), "wall_s": time.perf_counter() - start,
+                         "epochs": len(run.history.get("epoch", [])), "metrics": run.metrics})
+        rows.append(summarize(name, runs, overrides or [], command or f"kforge bench accuracy {name} --seeds {seeds}"))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (output / f"accuracy-{stamp}.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return rows
+
+
+def summarize(name: str, runs: list[dict[str, Any]], overrides: list[str], command: str) -> dict[str, Any]:
+    """The row of one recipe: accuracy mean and std over its runs, epochs, time, machine, backend, date."""
+    accuracies = [r["metrics"]["test_accuracy"] for r in runs]
+    env = json.loads((Path(runs[0]["path"]) / "env.json").read_text(encoding="utf-8")) if runs else {}
+    return {
+        "recipe": name, "target": recipe_target(name), "seeds": len(runs),
+        "accuracy_mean": statistics.fmean(accuracies),
+        "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+        "epochs": statistics.fmean(r["epochs"] for r in runs),
+        "wall_s": statistics.fmean(r["wall_s"] for r in runs),
+        "machine": machine_name(env), "backend": env.get("backend", "?"), "date": time.strftime("%Y-%m-%d"),
+        "overrides": overrides, "command": command, "runs": runs,
+    }
+
+
+def recipe_target(name: str) -> str:
+    """The target a recipe states in its description (``target >= 98.0%``), or '' when it states none.
+
+    >>> recipe_target("mnist_cnn")
+    '≥ 99.0%'
+    """
+    try:
+        description = load_recipe(name).description or ""
+    except Exception:  # a recipe that cannot load has no target to show; the run will say why
+        return ""
+    found = re.search(r"target\s*>=\s*([\d.]+%)", description)
+    return f"≥ {found.group(1)}" if found else ""
+
+
+def machine_name(env: dict[str, Any]) -> str:
+    """``16 CPUs`` or ``16 CPUs + NVIDIA H100 80GB HBM3`` from a run's env.json (and nvidia-smi)."""
+    text = f"{env.get('cpu_count', '?')} CPUs"
+    if any("gpu" in str(d).lower() or "cuda" in str(d).lower() for d in env.get("devices", [])):
+        try:
+            gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                 text=True, timeout=10, check=True).stdout.strip().splitlines()[0]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            gpu = "GPU"
+        text += f" + {gpu}"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------
+# showing and recording
+# ---------------------------------------------------------------------------------------------------
+def results_table(rows: list[dict[str, Any]]):
+    """A rich table of the summary rows."""
+    from rich.table import Table
+
+    table = Table("recipe", "target", "test accuracy", "seeds", "epochs", "time / seed", "machine", "backend")
+    for row in rows:
+        table.add_row(row["recipe"], row["target"], _accuracy(row), str(row["seeds"]), f"{row['epochs']:.1f}",
+                      _duration(row["wall_s"]), row["machine"], row["backend"])
+    return table
+
+
+def markdown_row(row: dict[str, Any]) -> str:
+    """One line of the RESULTS.md table."""
+    cells = [row["recipe"], row["target"], _accuracy(row), str(row["seeds"]), f"{row['epochs']:.1f}",
+             _duration(row["wall_s"]), row["machine"], row["backend"], row["date"], f"`{row['command']}`"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def update_results_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace (or add) each recipe's row in the table between the results markers of ``path``.
+
+    >>> update_results_markdown(Path("recipes/RESULTS.md"), rows)   # doctest: +SKIP
+    """
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if START not in text or END not in text:
+        text = text.rstrip() + f"\n\n{START}\n{HEADER}\n{END}\n"
+    head, rest = text.split(START, 1)
+    body, tail = rest.split(END, 1)
+    lines = [line for line in body.strip().splitlines() if line.strip()]
+    table_head, table = lines[:2] or HEADER.splitlines(), lines[2:]
+    for row in rows:
+        new = markdown_row(row)
+        at = next((i for i, line in enumerate(table) if line.startswith(f"| {row['recipe']} |")), None)
+        if at is None:
+            table.append(new)
+        else:
+            table[at] = new
+    path.write_text(head + START + "\n" + "\n".join([*table_head, *table]) + "\n" + END + tail, encoding="utf-8")
+
+
+def _accuracy(row: dict[str, Any]) -> str:
+    return f"{100 * row['accuracy_mean']:.2f}% ± {100 * row['accuracy_std']:.2f}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
