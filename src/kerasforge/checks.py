@@ -25,6 +25,10 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     from .training.compile import make_loss, make_metrics, make_optimizer
 
     check_model_spec(recipe.model)
+    if recipe.search is not None:
+        from .tune import load_search
+
+        load_search(recipe)
     make_optimizer(recipe.train.optimizer)
     losses = recipe.train.loss if isinstance(recipe.train.loss, dict) else {"": recipe.train.loss}
     for name, spec in losses.items():

@@ -49,7 +49,7 @@ class Prepared:
 def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = None,
           output_dir: str | Path | None = None, resume: bool | None = None,
           show_summary: bool = True, callbacks: list | None = None, tracking_uri: str | None = None,
-          track: bool = True) -> Run:
+          track: bool = True, report: bool = True) -> Run:
     """Train, evaluate and save the model a recipe describes; returns the finished :class:`Run`.
 
     ``recipe`` is a YAML path, a built-in recipe name, a mapping or a :class:`Recipe`. An interrupted
@@ -57,6 +57,7 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     ``resume=False`` (or ``output.resume: false``). ``callbacks`` are extra Keras callbacks. The finished
     run is logged to MLflow (``tracking_uri``, else ``$KFORGE_TRACKING_URI``/``$MLFLOW_TRACKING_URI``,
     else an SQLite store in the output folder) unless ``track=False`` or ``$KFORGE_NO_TRACK`` is set.
+    ``report=False`` skips the evaluation plots and ``report.html`` (tuning trials do).
 
     >>> run = train("fashion_mnist_cnn", overrides=["train.epochs=1"])   # doctest: +SKIP
     """
@@ -73,7 +74,7 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     if show_summary and not is_quiet():
         prepared.model.summary()
     fit(recipe, prepared, run_dir, history, initial_epoch, list(callbacks or []))
-    run = finish(recipe, prepared, run_dir, history)
+    run = finish(recipe, prepared, run_dir, history, report=report)
     if track and not os.environ.get("KFORGE_NO_TRACK"):
         track_run(run, tracking_uri)
     return run
@@ -242,8 +243,9 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
             f"batch {guard.stopped['batch']} (see diagnosis.json)", style="red")
 
 
-def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, list]) -> Run:
-    """Evaluate, save the model and the metrics, and mark the run finished."""
+def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, list], *,
+           report: bool = True) -> Run:
+    """Evaluate, save the model and the metrics, mark the run finished, and write its report."""
     from .evaluate import evaluate_model
     from .saving import save_model
 
@@ -262,7 +264,8 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     remove_resume_points(run_dir / "checkpoints")
     info = update_run_info(run_dir, status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                            epochs_done=len(history.get("epoch", [])), timings=prepared.timings)
-    info = write_report(recipe, prepared, run_dir) or info
+    if report:
+        info = write_report(recipe, prepared, run_dir) or info
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
     say(f"[bold green]done[/bold green]: {shown}  ->  {run_dir}")
     return Run(path=run_dir, recipe=recipe, model=prepared.model, history=history, metrics=metrics, info=info,

@@ -34,6 +34,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -107,6 +108,15 @@ def _objects_named(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------------------
+class ImbalanceSpec(Section):
+    """Keep only ``fraction`` of one class's training examples (the test split is left as it is)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    class_id: NonNegativeInt = Field(alias="class")
+    fraction: float = Field(gt=0.0, le=1.0)
+
+
 class DataSpec(Section):
     """Where the examples come from and how they are prepared.
 
@@ -135,6 +145,8 @@ class DataSpec(Section):
         None, description="split features into named model inputs: column names (csv) or 'start:stop'")
     # sources with no test split of their own (folders, csv)
     test_split: float = Field(0.2, ge=0.0, lt=1.0)
+    imbalance: ImbalanceSpec | None = Field(
+        None, description="make one class rare in the training split: {class: 3, fraction: 0.05}")
 
     @model_validator(mode="after")
     def _check_requirements(self) -> DataSpec:
@@ -447,6 +459,175 @@ class OutputSpec(Section):
     formats: list[Literal["keras", "h5", "weights"]] = Field(default_factory=lambda: ["keras"])
 
 
+# ---------------------------------------------------------------------------------------------------
+# search (hyperparameter tuning, see kerasforge.tune)
+# ---------------------------------------------------------------------------------------------------
+SEARCH_PATH = re.compile(r"[A-Za-z_]\w*(\[-?\d+\]|\.[A-Za-z_]\w*)*")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_DISTRIBUTIONS = ("choice", "uniform", "log_uniform", "int")
+
+
+class ParamSpec(Section):
+    """One searched value: ``{choice: [...]}``, ``{uniform: [a, b]}``, ``{log_uniform: [a, b]}`` or
+    ``{int: [a, b]}``; ``uniform`` and ``int`` take an optional ``step``, ``int`` an optional ``log``.
+
+    >>> ParamSpec.model_validate({"log_uniform": [1e-4, 1e-2]}).kind
+    'log_uniform'
+    """
+
+    choice: list[Any] | None = None
+    uniform: tuple[float, float] | None = None
+    log_uniform: tuple[float, float] | None = None
+    int_range: tuple[int, int] | None = Field(None, alias="int")
+    step: PositiveFloat | None = None
+    log: bool | None = None
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    @model_serializer(mode="wrap")
+    def _int_as_written(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and "int_range" in data:
+            data["int"] = data.pop("int_range")
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_from_yaml(cls, data: Any) -> Any:
+        # PyYAML reads `1e-4` (no dot) as a string: take numeric-looking strings in a choice as numbers.
+        if isinstance(data, dict) and isinstance(data.get("choice"), list):
+            data = {**data, "choice": [float(v) if isinstance(v, str) and _NUMBER.fullmatch(v) else v
+                                       for v in data["choice"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _one_distribution(self) -> ParamSpec:
+        given = [k for k in _DISTRIBUTIONS if getattr(self, "int_range" if k == "int" else k) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "one_distribution", "needs exactly one of {kinds}, got {given}",
+                {"kinds": ", ".join(_DISTRIBUTIONS), "given": ", ".join(given) or "none"})
+        kind = given[0]
+        if kind == "choice":
+            if not self.choice:
+                raise PydanticCustomError("empty_choice", "choice needs at least one value, got []", {})
+            if self.step is not None or self.log:
+                raise PydanticCustomError("choice_options", "choice takes no step or log", {})
+            return self
+        low, high = self.bounds
+        if not low < high:
+            raise PydanticCustomError("bad_range", "{kind}: the low bound must be below the high one, got "
+                                      "[{low}, {high}]", {"kind": kind, "low": low, "high": high})
+        if (kind == "log_uniform" or self.log) and low <= 0:
+            raise PydanticCustomError("bad_log_range", "{kind}: a log scale needs bounds above 0, got "
+                                      "[{low}, {high}]", {"kind": kind, "low": low, "high": high})
+        if kind == "log_uniform" and self.step is not None:
+            raise PydanticCustomError("log_step", "log_uniform takes no step (use choice for fixed values)", {})
+        if self.log and kind != "int":
+            raise PydanticCustomError("log_flag", "log: true goes with int; use log_uniform for floats", {})
+        if kind == "int" and self.step is not None and self.step != int(self.step):
+            raise PydanticCustomError("int_step", "int: step must be a whole number, got {step}",
+                                      {"step": self.step})
+        if self.log and self.step is not None:
+            raise PydanticCustomError("log_step", "int: log and step cannot be combined", {})
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``choice``, ``uniform``, ``log_uniform`` or ``int``."""
+        return next(k for k in _DISTRIBUTIONS if getattr(self, "int_range" if k == "int" else k) is not None)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a range (not defined for ``choice``)."""
+        value = self.int_range if self.kind == "int" else getattr(self, self.kind)
+        return value[0], value[1]
+
+
+class ObjectiveSpec(Section):
+    """What a search optimises: a metric of the training history, at its best or its last epoch.
+
+    >>> ObjectiveSpec(metric="val_loss").resolved_direction
+    'minimize'
+    """
+
+    metric: str = "val_accuracy"
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="default: minimize for losses and errors, maximize otherwise")
+    epoch: Literal["best", "last"] = Field(
+        "best", description="the metric's best epoch of the history, or its last epoch")
+    allow_test_metric: bool = Field(
+        False, description="allow a test_* metric (tuning on the test set overstates the result)")
+
+    @model_validator(mode="after")
+    def _no_test_set(self) -> ObjectiveSpec:
+        if self.metric.startswith("test_") and not self.allow_test_metric:
+            raise PydanticCustomError(
+                "test_objective",
+                "'{metric}' is measured on the test set: choosing hyperparameters by it makes the test "
+                "score an optimistic, tuned number instead of an honest estimate. Tune on a validation "
+                "metric of the training history ('val_{base}', best or last epoch) and look at {metric} "
+                "only for the final model; set allow_test_metric: true only if you really mean it",
+                {"metric": self.metric, "base": self.metric[len("test_"):]})
+        return self
+
+    @property
+    def resolved_direction(self) -> str:
+        """The direction, inferred from the metric's name when not given."""
+        if self.direction:
+            return self.direction
+        lowered = self.metric.lower()
+        return "minimize" if any(w in lowered for w in ("loss", "error", "mse", "mae")) else "maximize"
+
+
+class PrunerSpec(KerasObject):
+    """An Optuna pruner: ``median`` (default), ``percentile``, ``threshold``, ``hyperband``,
+    ``successive_halving``, ``patient`` or ``none``, with the pruner's own keyword arguments."""
+
+    type: Literal["median", "percentile", "threshold", "hyperband", "successive_halving", "patient",
+                  "none"] = "median"
+
+
+class SearchSpec(Section):
+    """A hyperparameter search over the recipe it sits in (``kforge tune``).
+
+    >>> s = SearchSpec(params={"train.batch_size": {"choice": [32, 64]}}, trials=4)
+    >>> s.params["train.batch_size"].choice, s.objective.metric
+    ([32, 64], 'val_accuracy')
+    """
+
+    params: dict[str, ParamSpec] = Field(min_length=1, description="recipe path -> distribution")
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    trials: PositiveInt = 20
+    timeout: PositiveFloat | None = Field(None, description="seconds; no new trial starts after it")
+    sampler: Literal["tpe", "random", "grid", "gp"] = "tpe"
+    pruner: PrunerSpec = Field(default_factory=lambda: PrunerSpec(type="median"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_under_params(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            stray = [k for k in data if isinstance(k, str) and ("." in k or "[" in k)]
+            if stray:
+                raise PydanticCustomError(
+                    "path_outside_params", "'{key}' looks like a recipe path: put the searched values "
+                    "under 'params', as search -> params -> {key}",
+                    {"key": stray[0]})
+            if isinstance(data.get("pruner"), str):
+                data = {**data, "pruner": {"type": data["pruner"]}}
+        return data
+
+    @field_validator("params")
+    @classmethod
+    def _path_syntax(cls, value: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
+        for path in value:
+            if not SEARCH_PATH.fullmatch(path):
+                raise PydanticCustomError(
+                    "bad_search_path", "'{path}' is not a recipe path: write keys joined by dots and list "
+                    "items as [index], e.g. model.layers[0].units", {"path": path})
+        return value
+
+
 class Recipe(Section):
     """A whole run, as plain validated data.
 
@@ -464,6 +645,7 @@ class Recipe(Section):
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    search: SearchSpec | None = Field(None, description="hyperparameter search (kforge tune)")
 
     @model_validator(mode="before")
     @classmethod
@@ -486,7 +668,7 @@ class Recipe(Section):
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as plain data, defaults included."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,14 +11,13 @@ import pytest
 from kerasforge.checks import check_recipe
 from kerasforge.cli import main
 from kerasforge.commands.bench import recipe_target, update_results_markdown
-from kerasforge.recipe import BUILTIN_RECIPES, DataSpec, builtin_recipe_names
+from kerasforge.recipe import BUILTIN_RECIPES, builtin_recipe_names
 
 EXPECTED = {
     "digits_mlp", "mnist_mlp", "mnist_mlp_bn", "mnist_cnn", "mnist_cnn_plus", "fashion_mnist_mlp",
     "fashion_mnist_cnn", "fashion_mnist_best", "cifar10_cnn", "cifar10_resnet", "imdb_lstm", "imdb_text",
     "multi_input", "custom_train_step", "cats_dogs_scratch", "transfer_mobilenetv2", "lr_schedule", "l2",
 }
-PENDING = sorted((BUILTIN_RECIPES / "pending").glob("*.yaml"))
 
 
 def test_the_library_is_complete_and_listed(capsys, monkeypatch):
@@ -42,14 +41,6 @@ def test_recipe_states_its_target_and_is_in_results(name):
     assert f"| {name} |" in results and f"kforge bench accuracy {name} --seeds 3" in results
     if name != "transfer_mobilenetv2":
         assert recipe_target(name).startswith("≥ ")
-
-
-@pytest.mark.parametrize("path", PENDING, ids=[p.stem for p in PENDING])
-def test_pending_recipe_is_valid_once_its_data_option_exists(path):
-    if "imbalance" not in DataSpec.model_fields:
-        pytest.skip("data.imbalance is not in the recipe schema yet (kerasforge.data.imbalance.make_rare "
-                    "exists; DataSpec and load_dataset do not use it): this recipe waits in recipes/pending/")
-    assert check_recipe(path)
 
 
 def test_bench_accuracy_writes_json_and_updates_the_results_table(tmp_path, capsys):

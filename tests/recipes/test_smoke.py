@@ -40,6 +40,9 @@ SMOKE: dict[str, tuple[list[str], float]] = {
     "lr_schedule": (["data.subset=1000", "train.epochs=2", "train.callbacks=[{type: LearningRateScheduler, "
                      "schedule: constant_then_exponential, start_epoch: 1, rate: 0.1}]"], 0.70),
     "l2": (["data.subset=1000", "train.epochs=2"], 0.50),
+    "imbalanced": (["data.subset=1000", "train.epochs=2"], 0.50),
+    "imbalanced_focal": (["data.subset=1000", "train.epochs=2"], 0.50),
+    "fashion_mnist_cnn_tune": (["data.subset=1000", "train.epochs=2"], 0.50),
 }
 # Recipes full of BatchNormalization: a few dozen steps leave its moving averages far from the data's
 # statistics, so the test split (inference mode) says little; their training accuracy shows the learning.
@@ -59,10 +62,7 @@ def smoke(name: str, tmp_path, extra: list[str] | None = None):
 
 
 def test_every_library_recipe_has_a_smoke_test():
-    # The library of issue 3 (tests/recipes/test_catalog.py lists it); recipes that other features add
-    # (fashion_mnist_cnn_tune for kforge tune) are tested with those features.
-    library = {n for n in builtin_recipe_names() if not n.endswith("_tune")}
-    assert library == set(SMOKE) | NOT_SMOKED_HERE
+    assert set(builtin_recipe_names()) == set(SMOKE) | NOT_SMOKED_HERE
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW else [])

@@ -78,7 +78,7 @@ def postgres_uri(free_port):
                        timeout=60)
         subprocess.run([*as_user, tools["createdb"], "-h", "127.0.0.1", "-p", str(port), "-U", "kforge", "mlflow"],
                        check=True, capture_output=True, timeout=30)
-        yield f"postgresql://kforge@127.0.0.1:{port}/mlflow"
+        yield f"postgresql+psycopg2://kforge@127.0.0.1:{port}/mlflow"  # SQLAlchemy 2.1 defaults to psycopg 3
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run([*as_user, tools["pg_ctl"], "-D", str(data), "-m", "fast", "stop"], capture_output=True,

@@ -30,7 +30,7 @@ def test_metrics_by_name():
     metrics = make_metrics([MetricSpec(type="accuracy"), MetricSpec(type="AUC"),
                             MetricSpec(type="Precision", name="prec")])
     assert metrics[0] == "accuracy"
-    assert [m.name for m in metrics[1:]] == ["auc", "prec"]
+    assert metrics[1].name.startswith("auc") and metrics[2].name == "prec"  # Keras numbers repeated names
 
 
 def test_misspelt_names_and_arguments_are_explained():

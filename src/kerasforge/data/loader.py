@@ -18,6 +18,7 @@ from .csv_table import load_csv
 from .dataset import Dataset
 from .digits import load_digits_dataset
 from .folders import load_image_folder, load_text_folder
+from .imbalance import make_rare
 from .locate import NAMED, PRETTY, DatasetNotFoundError
 from .named import load_named
 from .preprocess import apply_views, normalize, prepare_images
@@ -51,16 +52,13 @@ def _fallback_spec(spec: DataSpec) -> DataSpec:
                                    "path": spec.path if keep_path else None})
 
 
-def load_dataset(spec: DataSpec, seed: int = 42) -> Dataset:
-    """Load and prepare the dataset a recipe's ``data:`` section describes.
+def load_raw(spec: DataSpec, seed: int = 42) -> Loaded:
+    """The dataset before normalisation: source read (or the fallback), colour mode and image size applied.
 
-    Features come in their natural layout (images (N, H, W, C) float32, IMDB (N, maxlen) int32,
-    tabular (N, F) float32, text (N,) str), labels as class ids. ``source`` says where the data was
-    read from and ``notes`` what was done to it.
+    Exports use it to verify models on raw inputs (pixels 0..255, word ids, text).
 
-    >>> ds = load_dataset(DataSpec(dataset="digits", subset=100, normalize="scale"))
-    >>> float(ds.x_train.max()) <= 1.0, ds.class_names[:3]
-    (True, ['0', '1', '2'])
+    >>> load_raw(DataSpec(dataset="digits", subset=50)).pixel_max
+    16.0
     """
     try:
         loaded = read_source(spec, seed)
@@ -74,6 +72,24 @@ def load_dataset(spec: DataSpec, seed: int = 42) -> Dataset:
     ds = loaded.dataset
     if ds.kind == "image":
         prepare_images(ds, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)  # type: ignore[arg-type]
+    return loaded
+
+
+def load_dataset(spec: DataSpec, seed: int = 42) -> Dataset:
+    """Load and prepare the dataset a recipe's ``data:`` section describes.
+
+    Features come in their natural layout (images (N, H, W, C) float32, IMDB (N, maxlen) int32,
+    tabular (N, F) float32, text (N,) str), labels as class ids. ``source`` says where the data was
+    read from and ``notes`` what was done to it.
+
+    >>> ds = load_dataset(DataSpec(dataset="digits", subset=100, normalize="scale"))
+    >>> float(ds.x_train.max()) <= 1.0, ds.class_names[:3]
+    (True, ['0', '1', '2'])
+    """
+    loaded = load_raw(spec, seed)
+    ds = loaded.dataset
+    if spec.imbalance:
+        make_rare(ds, class_id=spec.imbalance.class_id, fraction=spec.imbalance.fraction, seed=seed)
     normalize(ds, spec.normalize, loaded.pixel_max)
     if spec.views:
         apply_views(ds, spec.views, loaded.feature_columns)

@@ -19,25 +19,19 @@ def held_out_examples(run, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
     Images come as float32 pixels 0..255 in their natural layout (after the recipe's colour mode and image
     size), sequences as int32 word ids, text as strings, tabular rows as float32 raw values.
     """
-    from ..data.loader import _fallback_spec, read_source
+    from ..data.loader import load_raw
     from ..data.locate import DatasetNotFoundError
-    from ..data.preprocess import prepare_images
 
-    spec = run.recipe.data
     try:
-        loaded = read_source(spec, run.recipe.seed)
+        loaded = load_raw(run.recipe.data, run.recipe.seed)
     except DatasetNotFoundError as exc:
-        if not spec.fallback or spec.fallback == spec.dataset:
-            raise ExportError(f"the run's test data cannot be found to verify the export ({exc})",
-                              where=f"{run.path}/recipe.yaml (data)",
-                              fix="Make the dataset available again (see `kforge check`).") from exc
-        loaded = read_source(_fallback_spec(spec), run.recipe.seed)
+        raise ExportError(f"the run's test data cannot be found to verify the export ({exc})",
+                          where=f"{run.path}/recipe.yaml (data)",
+                          fix="Make the dataset available again (see `kforge check`).") from exc
     ds = loaded.dataset
     if isinstance(ds.x_test, dict):
         raise ExportError("the data has several named views; exports take one raw input",
                           where=f"{run.path}/recipe.yaml (data.views)", fix="Export a single-input run.")
-    if ds.kind == "image":
-        prepare_images(ds, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)
     x, y = ds.x_test[:n], np.asarray(ds.y_test[:n])
     if ds.kind == "image":
         x = np.asarray(x, dtype=np.float32) * np.float32(255.0 / float(loaded.pixel_max or 255.0))
