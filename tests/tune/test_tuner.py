@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from pathlib import Path
@@ -14,7 +15,8 @@ from kerasforge.tune import tune
 from kerasforge.tune.worker import objective_value
 
 
-@pytest.mark.parametrize("sampler", ["random", "tpe"])
+@pytest.mark.parametrize("sampler", ["random", "tpe", pytest.param("gp", marks=pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None, reason="Optuna's GP sampler needs torch (see test_space)"))])
 def test_samplers_run_a_study_to_its_trial_count(tmp_path, sampler):
     search = {"params": {"train.optimizer.learning_rate": {"log_uniform": [1e-3, 3e-2]},
                          "model.layers[1].units": {"int": [8, 32], "step": 8}},
