@@ -62,6 +62,9 @@ class PruningCallback:
     """
 
     def __new__(cls, trial: Any, metric: str):
+        from ..backend import configure_backend
+
+        configure_backend("auto")  # before Keras' first import (keeps TensorFlow's start-up lines quiet)
         import keras
 
         class _Pruning(keras.callbacks.Callback):
