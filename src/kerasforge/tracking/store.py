@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import urllib.error
@@ -117,6 +118,8 @@ def make_client(uri: str) -> Any:
     """An ``mlflow.tracking.MlflowClient`` for ``uri`` (checked to be reachable first)."""
     check_reachable(uri)
     db = sqlite_path(uri)
+    # MLflow's own INFO lines ("Creating initial MLflow database tables...") are not news to the user.
+    logging.getLogger("mlflow").setLevel(max(logging.getLogger("mlflow").level, logging.WARNING))
     with tracking_errors(uri, "open the tracking store"):
         from mlflow.tracking import MlflowClient
 
