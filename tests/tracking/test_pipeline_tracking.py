@@ -38,5 +38,9 @@ def test_train_command_tracks_the_run(tmp_path, monkeypatch, capsys):
     assert {a.path for a in client.list_artifacts(tracked.info.run_id)} >= {"model.keras", "recipe.yaml"}
 
     capsys.readouterr()
+    assert main(["runs", "--output", str(out), "--sort", "test_accuracy"]) == 0
+    listing = capsys.readouterr().out
+    assert run_dir.name in listing and info["mlflow_run_id"][:8] in listing
+
     assert main(["train", str(recipe), "--quiet", "--output", str(tmp_path / "untracked"), "--no-track"]) == 0
     assert not (tmp_path / "untracked" / "mlflow.db").exists()
