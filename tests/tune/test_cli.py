@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import kforge, load_study, make_recipe
+from tune_helpers import kforge, load_study, make_recipe
 
 SEARCH = {"params": {"train.optimizer.learning_rate": {"log_uniform": [3e-3, 3e-2]},
                      "model.layers[1].units": {"choice": [8, 16, 32]}}, "pruner": "none"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_recipe
+from tune_helpers import make_recipe
 
 from kerasforge.errors import KerasforgeError, RecipeError
 from kerasforge.tune import load_search, tune

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import make_recipe
+from tune_helpers import make_recipe
 
 from kerasforge.errors import KerasforgeError
 from kerasforge.tune import load_search

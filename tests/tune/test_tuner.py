@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_recipe
+from tune_helpers import make_recipe
 
 from kerasforge.tune import tune
 from kerasforge.tune.worker import objective_value
