@@ -28,7 +28,6 @@ from .references import add_to_path
 from .runs import Run, find_resumable, fingerprint, new_run_dir, read_json, update_run_info
 from .training.callbacks import write_json_atomic
 
-INPUT_DTYPES = {"text": "string", "sequence": "int32"}
 SPLITS = ("train", "validation", "test")
 
 
@@ -94,6 +93,7 @@ def prepare(recipe: Recipe) -> Prepared:
         load_dataset,
         split_validation,
     )
+    from .data.dataset import input_dtype
     from .models import build_model, check_outputs
     from .training.compile import compile_model
 
@@ -110,7 +110,7 @@ def prepare(recipe: Recipe) -> Prepared:
 
     start = time.perf_counter()
     model = build_model(recipe.model, dataset.input_shape, dataset.num_classes, name=recipe.name,
-                        input_dtype=INPUT_DTYPES.get(dataset.kind, "float32"))
+                        input_dtype=input_dtype(dataset.kind))
     check_outputs(model, dataset.num_classes, dataset.task)
     input_shape = model_input_shape(model)
     raw_x = {"train": dataset.x_train, "validation": dataset.x_val, "test": dataset.x_test}

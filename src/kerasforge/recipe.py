@@ -174,10 +174,6 @@ class NodeSpec(LayerSpec):
 
     inputs: list[str] | str | None = None
 
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        return {k: v for k, v in (self.model_extra or {}).items()}
-
 
 class InputSpec(Section):
     """A named model input."""
@@ -754,19 +750,30 @@ def load_recipe(source: str | Path | dict[str, Any] | Recipe, overrides: list[st
     >>> load_recipe({"data": {"dataset": "digits"}, "model": {"layers": ["Flatten"]}}).data.dataset
     'digits'
     """
-    if isinstance(source, Recipe):
-        if not overrides:
-            return source
-        source = source.to_dict()
+    if isinstance(source, Recipe) and not overrides:
+        return source
+    data, where = read_raw_recipe(source, overrides)
+    return validate_recipe(data, where=where)
+
+
+def read_raw_recipe(source: str | Path | dict[str, Any] | Recipe,
+                    overrides: list[str] | None = None) -> tuple[dict[str, Any], str | None]:
+    """A recipe's raw mapping (``extends`` and ``overrides`` applied, not validated) and the file it came from.
+
+    >>> read_raw_recipe({"data": {"dataset": "digits"}}, ["train.epochs=2"])
+    ({'data': {'dataset': 'digits'}, 'train': {'epochs': 2}}, None)
+    """
     where = None
-    if isinstance(source, dict):
+    if isinstance(source, Recipe):
+        data = source.to_dict()
+    elif isinstance(source, dict):
         data = copy.deepcopy(source)
     else:
-        where = str(source)
+        where = str(resolve_recipe_path(source))
         data = read_recipe_data(source)
     for item in overrides or []:
         apply_override(data, item)
-    return validate_recipe(data, where=where)
+    return data, where
 
 
 def validate_recipe(data: dict[str, Any], where: str | None = None) -> Recipe:

@@ -156,11 +156,12 @@ def load_run_model(run: Run):
         weights = run.path / "model.weights.h5"
         if run.recipe.model.kind != "python" or not weights.is_file():
             raise
+    from .data.dataset import input_dtype
     from .models import build_model
 
     shape = run.data_info.get("model_input_shape") or run.data_info.get("input_shape")
     model = build_model(run.recipe.model, tuple(shape), int(run.data_info.get("num_classes", 1)),
                         name=run.recipe.name,
-                        input_dtype={"text": "string", "sequence": "int32"}.get(run.data_info.get("kind"), "float32"))
+                        input_dtype=input_dtype(run.data_info.get("kind")))
     model.load_weights(weights)
     return model

@@ -16,6 +16,17 @@ from typing import Any, Literal
 import numpy as np
 
 Features = np.ndarray | dict[str, np.ndarray]
+# The dtype a model's input takes for each kind of features (raw text: strings, word ids: int32).
+INPUT_DTYPES = {"text": "string", "sequence": "int32"}
+
+
+def input_dtype(kind: str | None) -> str:
+    """The model-input dtype for features of ``kind`` ("image", "sequence", "tabular", "text").
+
+    >>> input_dtype("text"), input_dtype("image")
+    ('string', 'float32')
+    """
+    return INPUT_DTYPES.get(kind or "", "float32")
 Task = Literal["multiclass", "binary", "regression"]
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.dataset import input_dtype
 from .errors import ExportError
 
 INPUT_NAMES = {"image": "pixels", "sequence": "word_ids", "text": "text", "tabular": "features"}
-INPUT_DTYPES = {"sequence": "int32", "text": "string"}
 
 
 @dataclass
@@ -68,7 +68,7 @@ def build_inference_model(run) -> InferenceModel:
         raise ExportError("data.json records no input_shape", where=str(run.path / "data.json"),
                           fix="Train the run again with this version of kerasforge.")
     natural = [None if d is None else int(d) for d in natural]
-    dtype = INPUT_DTYPES.get(kind, "float32")
+    dtype = input_dtype(kind)
     name = INPUT_NAMES.get(kind, "features")
     raw = keras.Input(shape=tuple(natural), dtype=dtype, name=name)
     x, built_in = raw, []

@@ -26,9 +26,7 @@ from ..recipe import (
     ParamSpec,
     Recipe,
     SearchSpec,
-    apply_override,
-    read_recipe_data,
-    resolve_recipe_path,
+    read_raw_recipe,
     validate_recipe,
 )
 from .paths import get_path, parse_path, set_path
@@ -110,16 +108,7 @@ def load_search(source: str | Path | dict[str, Any] | Recipe,
     Raises :class:`RecipeError` naming ``search.params.<path>`` for a path the recipe does not have,
     a range the recipe cannot take, or a recipe without ``search:``.
     """
-    where = None
-    if isinstance(source, Recipe):
-        data = source.model_dump(mode="json", exclude_none=True, by_alias=True)
-    elif isinstance(source, dict):
-        data = copy.deepcopy(source)
-    else:
-        where = str(resolve_recipe_path(source))
-        data = read_recipe_data(source)
-    for item in overrides or []:
-        apply_override(data, item)
+    data, where = read_raw_recipe(source, overrides)
     recipe = validate_recipe(data, where=where)
     if recipe.search is None:
         raise RecipeError("has no 'search:' section, so there is nothing to tune", where=where or "recipe",

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..console import is_quiet, say
 from ..errors import KerasforgeError
-from ..recipe import Recipe, resolve_recipe_path
+from ..recipe import Recipe
 from .space import load_search
 from .study import (
     SAMPLERS,
@@ -149,19 +149,9 @@ def finish(space: Any, study: Any, storage_url: str, runs_dir: Path, folder: Pat
 
 def _raw(recipe: str | Path | dict | Recipe, overrides: list[str] | None) -> dict[str, Any]:
     """The raw recipe mapping a worker rebuilds the search from (extends and overrides applied)."""
-    import copy
+    from ..recipe import read_raw_recipe
 
-    from ..recipe import apply_override, read_recipe_data
-
-    if isinstance(recipe, Recipe):
-        data = recipe.model_dump(mode="json", exclude_none=True, by_alias=True)
-    elif isinstance(recipe, dict):
-        data = copy.deepcopy(recipe)
-    else:
-        data = read_recipe_data(resolve_recipe_path(recipe))
-    for item in overrides or []:
-        apply_override(data, item)
-    return data
+    return read_raw_recipe(recipe, overrides)[0]
 
 
 def _run_workers(config: WorkerConfig, workers: int, folder: Path) -> None:
