@@ -3,9 +3,9 @@ raw in-process ONNX Runtime calls, all on the same trained Fashion-MNIST CNN, on
 
     .venv/bin/python benchmarks/serve_load.py [--duration 15] [--clients 50] [--max-requests 20000]
 
-Each server runs as its own subprocess; the load generator (asyncio + httpx, N concurrent clients each
-sending one 28x28 image per request, in a closed loop) runs for a fixed duration and request budget.
-Prints a table and writes benchmarks/results/serve_load.json.
+Each server runs as its own subprocess; the load generator (N concurrent closed-loop clients on asyncio,
+each sending one 28x28 image per request: a minimal keep-alive HTTP/1.1 client on raw sockets, and httpx)
+runs for a fixed duration and request budget. Prints a table and writes benchmarks/results/serve_load.json.
 """
 
 from __future__ import annotations
@@ -76,11 +76,13 @@ def prepare_run(work: Path) -> Path:
     return run.path
 
 
-def test_images(n: int = 1000) -> list[list]:
-    from kerasforge.data.idx import read_idx
+def test_images(n: int = 1000, layout: str = "hwc") -> list[list]:
+    """``n`` Fashion-MNIST test images as nested lists: 28x28 (``layout="hw"``) or 28x28x1 (``"hwc"``)."""
+    from kerasforge.data.loader import load_raw
+    from kerasforge.recipe import DataSpec
 
-    images = read_idx(Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"))[:n]
-    return [img[:, :, None].tolist() for img in images]
+    images = load_raw(DataSpec(dataset="fashion_mnist")).dataset.x_test[:n].reshape(-1, 28, 28).astype(int)
+    return [(img if layout == "hw" else img[:, :, None]).tolist() for img in images]
 
 
 def rss_mb(pid: int) -> float:
@@ -208,16 +210,25 @@ def summary(latencies: list[float], errors: int, elapsed: float) -> dict:
             "errors": errors}
 
 
+def run_loop(coroutine):
+    """Run the load generator on uvloop when it is installed (it spends less CPU per request)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def bench_server(name: str, cmd: list[str], port: int, path: str, bodies, args, env) -> dict[str, dict]:
-    """One server, loaded by each client in turn (httpx, then raw sockets); RSS around each load."""
+    """One server, loaded by each client in turn (raw sockets, then httpx); RSS around each load."""
     proc = start(cmd, port, env)
     results = {}
     try:
-        for client, loader in (("httpx", load), ("raw sockets", load_raw)):
+        for client, loader in (("raw sockets", load_raw), ("httpx", load)):
             if args.client not in (client.split()[0], "both"):
                 continue
             before = rss_mb(proc.pid)
-            result = asyncio.run(loader(f"http://127.0.0.1:{port}{path}", bodies, clients=args.clients,
+            result = run_loop(loader(f"http://127.0.0.1:{port}{path}", bodies, clients=args.clients,
                                         duration=args.duration, max_requests=args.max_requests))
             result.update(rss_before_mb=round(before, 1), rss_after_mb=round(rss_mb(proc.pid), 1))
             results[f"{name}, {client} client"] = result
@@ -235,7 +246,7 @@ def bench_in_process(onnx: Path, images: list, duration: float, max_requests: in
     before = me.memory_info().rss / 2**20
     session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    arrays = [np.asarray(img, dtype="float32")[None] for img in images]
+    arrays = [np.asarray(img, dtype="float32").reshape(1, 28, 28, 1) for img in images]
     latencies = []
     end = time.perf_counter() + duration
     start = time.perf_counter()
@@ -253,9 +264,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of load per variant")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--max-requests", type=int, default=20000, help="request budget per variant")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="request budget per variant")
     parser.add_argument("--client", choices=["httpx", "raw", "both"], default="both",
                         help="load generator: httpx (asyncio), raw asyncio sockets, or both in turn")
+    parser.add_argument("--layout", choices=["hw", "hwc"], default="hw",
+                        help="each image as 28x28 nested lists (hw, default) or 28x28x1 (hwc, the model's own shape)")
     parser.add_argument("--run", help="an existing run folder with exports/onnx/model.onnx (default: train one)")
     parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "serve_load.json"))
     args = parser.parse_args()
@@ -266,7 +279,7 @@ def main() -> None:
     try:
         run = Path(args.run) if args.run else prepare_run(work)
         onnx = run / "exports" / "onnx" / "model.onnx"
-        images = test_images()
+        images = test_images(layout=args.layout)
         bodies = [json.dumps({"instances": [img]}).encode() for img in images]
         kforge = str(Path(PYTHON).parent / "kforge")
         results = {}
@@ -310,7 +323,7 @@ def report(results: dict, args: argparse.Namespace) -> None:
     out = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(), "cpus": os.cpu_count(),
            "python": platform.python_version(), "versions": {"keras": keras.__version__,
            "onnxruntime": onnxruntime.__version__, "fastapi": fastapi.__version__, "uvicorn": uvicorn.__version__},
-           "clients": args.clients, "duration_s": args.duration, "max_requests": args.max_requests,
+           "clients": args.clients, "layout": args.layout, "duration_s": args.duration, "max_requests": args.max_requests,
            "results": results, "speedup_vs_naive": speedups,
            "command": "python benchmarks/serve_load.py " + " ".join(sys.argv[1:])}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

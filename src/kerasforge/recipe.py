@@ -598,6 +598,7 @@ class SearchSpec(Section):
     timeout: PositiveFloat | None = Field(None, description="seconds; no new trial starts after it")
     sampler: Literal["tpe", "random", "grid", "gp"] = "tpe"
     pruner: PrunerSpec = Field(default_factory=lambda: PrunerSpec(type="median"))
+    baseline: bool = Field(False, description="run the recipe's own values first: the score the search must beat")
 
     @model_validator(mode="before")
     @classmethod

@@ -85,3 +85,12 @@ def test_trial_recipes_apply_values_and_drop_the_search():
 def test_yaml_numbers_without_a_dot_are_numbers():
     space = load_search(make_recipe({"params": {"train.optimizer.learning_rate": {"choice": ["1e-3", "1e-2"]}}}))
     assert space.search.params["train.optimizer.learning_rate"].choice == [0.001, 0.01]
+
+
+def test_baseline_outside_the_searched_range_fails_before_any_trial(tmp_path):
+    search = {"params": {"model.layers[1].units": {"choice": [32, 64]}}, "trials": 2, "baseline": True}
+    with pytest.raises(RecipeError) as err:  # the tiny recipe has 16 units
+        tune(make_recipe(search), output_dir=tmp_path / "runs")
+    assert err.value.where == "search.params.model.layers[1].units"
+    assert "(16)" in err.value.message and "search.baseline: false" in err.value.message
+    assert not (tmp_path / "runs").exists()

@@ -125,3 +125,19 @@ def test_trials_are_mlflow_child_runs_of_the_study(tmp_path, monkeypatch):
     assert [c.data.tags["optuna.trial"] for c in children] == ["0"]
     assert client.get_run(parent["run_id"]).info.status == "FINISHED"
     assert len(client.search_runs([experiment.experiment_id])) == 2  # the study and its trial, nothing twice
+
+
+def test_baseline_trial_runs_the_recipes_own_values_first(tmp_path):
+    search = {"params": {"train.optimizer.learning_rate": {"log_uniform": [1e-3, 3e-2]},
+                         "model.layers[1].units": {"choice": [8, 16, 32]},
+                         "train.batch_size": {"int": [16, 64], "step": 16}},
+              "trials": 2, "pruner": "none", "baseline": True}
+    result = tune(make_recipe(search), sampler="random", output_dir=tmp_path / "runs", report=False)
+    first, second = result.study.get_trials()
+    assert first.params == {"train.optimizer.learning_rate": 0.01, "model.layers[1].units": 16,
+                            "train.batch_size": 32}  # the tiny recipe's own values
+    assert first.user_attrs.get("baseline") is True and "baseline" not in second.user_attrs
+    assert second.params != first.params
+    resumed = tune(make_recipe({**search, "trials": 3}), sampler="random", output_dir=tmp_path / "runs",
+                   report=False)
+    assert sum(bool(t.user_attrs.get("baseline")) for t in resumed.study.get_trials()) == 1  # queued once

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from importlib import resources
 from typing import Any
@@ -26,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from .batching import MicroBatcher
 from .errors import ServeError, error_body
+from .fastpath import PredictFastPath
 from .guard import Guard
 from .inputs import Limits, examples_array, image_array, instances_array, parse_json, text_array, top_k
 from .metrics import Metrics
@@ -75,6 +77,10 @@ def create_app(registry: ModelRegistry, *, token: str | None = None, max_batch: 
             await loop.run_in_executor(None, _warm_up, model)
         for batcher in batchers.values():
             await batcher.start()
+        # Everything loaded so far lives as long as the server: keep it out of the garbage collector's
+        # full passes, which otherwise walk every object of the runtimes on the requests' time.
+        gc.collect()
+        gc.freeze()
         yield
         for batcher in batchers.values():
             await batcher.stop()
@@ -134,7 +140,8 @@ def create_app(registry: ModelRegistry, *, token: str | None = None, max_batch: 
         return {"model": model.name, "engine": model.engine.name,
                 "top": top_k(probs[0], model.class_names, min(k, probs.shape[1]))}
 
-    return Guard(app, token=token, max_request_bytes=max_request_bytes, metrics=metrics)
+    fast = PredictFastPath(app, registry, run_model, limits)
+    return Guard(fast, token=token, max_request_bytes=max_request_bytes, metrics=metrics)
 
 
 async def _classify_input(request: Request, model: ServedModel, limits: Limits, max_bytes: int) -> np.ndarray:

@@ -23,6 +23,18 @@ import numpy as np
 
 from .errors import ServeError
 
+try:  # a C JSON parser, about 2x faster on pixel arrays; the standard library otherwise
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is part of the serve extra
+    _fast_loads = json.loads
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return _fast_loads(body)
+    except ValueError:  # NaN/Infinity literals (which orjson refuses) get their own error later on
+        return json.loads(body)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -72,7 +84,7 @@ def parse_json(body: bytes) -> Any:
         raise ServeError(400, "empty_body", "the request body is empty",
                          fix='Send JSON such as {"instances": [...]}.')
     try:
-        return json.loads(body)
+        return _loads(body)
     except (ValueError, RecursionError) as exc:
         raise ServeError(400, "invalid_json", f"the request body is not valid JSON ({exc})"[:300],
                          fix='Send JSON such as {"instances": [...]}.') from None

@@ -58,6 +58,34 @@ class SearchSpace:
             data["name"] = name
         return data
 
+    def baseline(self) -> dict[str, Any]:
+        """The recipe's own value of every searched path, as Optuna stores it (``search.baseline``).
+
+        Raises a :class:`RecipeError` when a value lies outside its searched range, so the baseline could
+        not be a trial of this search.
+        """
+        values = {}
+        for path, spec in self.search.params.items():
+            try:
+                value = get_path(self.resolved, path)
+            except (KeyError, IndexError, TypeError):
+                value = None
+            if spec.kind == "choice":
+                labels = choice_labels(spec)
+                label = value if labels == list(spec.choice or []) else json.dumps(value, sort_keys=True)
+                ok = label in labels
+            else:
+                low, high = spec.bounds
+                label = value
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
+            if not ok:
+                raise RecipeError(f"the recipe's own value of {path} ({value!r}) is not one of the searched "
+                                  "values, so it cannot be the baseline trial", where=f"search.params.{path}",
+                                  fix="Include the recipe's value in the searched range or choices, or set "
+                                      "search.baseline: false.")
+            values[path] = label
+        return values
+
     def suggest(self, trial: Any) -> dict[str, Any]:
         """Ask an Optuna trial for one value per searched path (path -> recipe value)."""
         values = {}

@@ -169,6 +169,27 @@ def enqueue_grid(study: Any, space: SearchSpace) -> int:
     return added
 
 
+BASELINE = "baseline"  # user attribute of the trial that runs the recipe's own values
+
+
+def enqueue_baseline(study: Any, values: dict[str, Any]) -> bool:
+    """Queue the recipe's own values (``SearchSpace.baseline()``) as the study's first trial, once."""
+    if study.get_trials(deepcopy=False):
+        return False  # a resumed study already has (or had) its baseline
+    study.enqueue_trial(values, user_attrs={BASELINE: True})
+    return True
+
+
+def baseline_trial(study: Any) -> Any | None:
+    """The finished baseline trial of ``study`` (see :func:`enqueue_baseline`), if it has one."""
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False):
+        if trial.user_attrs.get(BASELINE) and trial.state == TrialState.COMPLETE:
+            return trial
+    return None
+
+
 def counts(study: Any) -> dict[str, int]:
     """Trials per state (surplus trials left out), e.g. ``{"COMPLETE": 3, "PRUNED": 1}``."""
     result: dict[str, int] = {}

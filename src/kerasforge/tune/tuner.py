@@ -28,8 +28,10 @@ from ..recipe import Recipe
 from .space import load_search
 from .study import (
     SAMPLERS,
+    baseline_trial,
     counts,
     default_storage,
+    enqueue_baseline,
     enqueue_grid,
     fail_orphaned_trials,
     make_storage,
@@ -87,6 +89,7 @@ def tune(recipe: str | Path | dict | Recipe, *, sampler: str | None = None, tria
             say(f"  note: a grid search visits every one of its {size} points; --trials {trials} is ignored",
                 style="yellow")
         target = size
+    baseline = space.baseline() if search.baseline and sampler != "grid" else None  # checked before any trial
     timeout = timeout if timeout is not None else search.timeout
     study_name = study or space.name
     output = Path(output_dir)
@@ -98,6 +101,8 @@ def tune(recipe: str | Path | dict | Recipe, *, sampler: str | None = None, tria
             style="yellow")
     if sampler == "grid":
         enqueue_grid(the_study, space)
+    elif baseline is not None and enqueue_baseline(the_study, baseline):
+        say("  trial 0 runs the recipe's own values (search.baseline): the score to beat")
     before = counts(the_study)
     finished = before.get("COMPLETE", 0) + before.get("PRUNED", 0)
     say(f"[bold]kforge tune[/bold] {space.name}: study {study_name!r} ({sampler}), {finished} of {target} "
@@ -142,6 +147,11 @@ def finish(space: Any, study: Any, storage_url: str, runs_dir: Path, folder: Pat
     if result.best_recipe_path:
         say(f"[bold green]best[/bold green]: trial {result.best_trial.number}, "
             f"{space.search.objective.metric} {result.best_value:.4f} -> {result.best_recipe_path}")
+        base = baseline_trial(study)
+        if base is not None and base.value is not None:
+            say(f"  baseline (the recipe's own values): trial {base.number}, {space.search.objective.metric} "
+                f"{base.value:.4f}" + (" - the search found nothing better" if base.number == result.best_trial.number
+                                       else f"; best is {result.best_value - base.value:+.4f}"))
     if tracking and tracking.get("parent_run_id"):
         _end_tracking(tracking)
     return result
