@@ -43,6 +43,7 @@ SMOKE: dict[str, tuple[list[str], float]] = {
     "imbalanced": (["data.subset=1000", "train.epochs=2"], 0.50),
     "imbalanced_focal": (["data.subset=1000", "train.epochs=2"], 0.50),
     "fashion_mnist_cnn_tune": (["data.subset=1000", "train.epochs=2"], 0.50),
+    "fashion_mnist_cnn_tuned": (["data.subset=1000", "train.epochs=2"], 0.50),
 }
 # Recipes full of BatchNormalization: a few dozen steps leave its moving averages far from the data's
 # statistics, so the test split (inference mode) says little; their training accuracy shows the learning.

@@ -105,6 +105,8 @@ def test_the_shipped_fashion_mnist_tuning_recipe_runs(tmp_path):
     result = tune("fashion_mnist_cnn_tune", trials=1, output_dir=tmp_path / "runs", report=False,
                   overrides=["data.subset=200", "train.epochs=1"])
     assert result.counts == {"COMPLETE": 1}
+    assert result.study.trials[0].user_attrs.get("baseline") is True  # the untuned recipe runs first
+    assert result.study.trials[0].params["model.layers[5].units"] == 128
 
 
 @pytest.mark.slow
