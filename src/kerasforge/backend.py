@@ -5,7 +5,8 @@ before anything imports ``keras``. kerasforge's own modules import Keras lazily 
 
 Rule (unless ``KERAS_BACKEND`` or the recipe's ``backend:`` says otherwise): JAX where a GPU is present,
 TensorFlow on CPU-only machines (its convolutions are about 3x faster than XLA's on a small CPU), then
-whatever is installed.
+whatever is installed. A distributed run (``--devices``, ``--num-processes``) always picks JAX, the one
+backend Keras' distribution API supports (see :mod:`kerasforge.distribute`).
 
 Example:
     >>> from kerasforge.backend import configure_backend
@@ -38,12 +39,23 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def pick_backend(requested: str | None = "auto") -> str:
-    """The backend to use for ``requested`` ("auto", "tensorflow", "jax" or "torch")."""
+def pick_backend(requested: str | None = "auto", *, distributed: bool = False) -> str:
+    """The backend to use for ``requested`` ("auto", "tensorflow", "jax" or "torch").
+
+    ``distributed=True`` (several devices or processes) makes "auto" mean JAX; an explicit other choice
+    is kept, and :func:`kerasforge.distribute.configure_distribution` then explains the conflict.
+    """
     env = os.environ.get("KERAS_BACKEND")
     if requested in (None, "auto"):
         if env:
             return env
+        if distributed:
+            if installed("jax"):
+                return "jax"
+            raise KerasforgeError(
+                "training on several devices or processes needs JAX, which is not installed", where="--devices",
+                fix="Install it (`pip install jax`, or `pip install jax[cuda12]` on NVIDIA GPUs), or train "
+                    "without --devices/--num-processes.")
         preferred = ("jax", "torch", "tensorflow") if gpu_present() else ("tensorflow", "jax", "torch")
         for name in preferred:
             if installed(name):
@@ -61,17 +73,17 @@ def pick_backend(requested: str | None = "auto") -> str:
     return requested
 
 
-def configure_backend(requested: str | None = "auto") -> str:
+def configure_backend(requested: str | None = "auto", *, distributed: bool = False) -> str:
     """Point Keras at the chosen backend before it is imported; returns the backend in use.
 
     If Keras is already imported with another backend, the one in use is kept and returned
-    (Keras cannot switch backends inside one process).
+    (Keras cannot switch backends inside one process). ``distributed``: see :func:`pick_backend`.
     """
     if "keras" in sys.modules:
         import keras
 
         return keras.backend.backend()
-    name = pick_backend(requested)
+    name = pick_backend(requested, distributed=distributed)
     os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     _import_keras_quietly()

@@ -65,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $KFORGE_TRACKING_URI, "
                    "$MLFLOW_TRACKING_URI, else sqlite:///<output>/mlflow.db)")
     p.add_argument("--no-track", action="store_true", help="do not log this run to MLflow")
+    scale = p.add_argument_group("scale out (JAX backend; see docs/multi-node.md)")
+    scale.add_argument("--devices", metavar="all|N", help="train data-parallel over all local devices or N of "
+                       "them, each batch split across them (on a CPU: XLA_FLAGS="
+                       "--xla_force_host_platform_device_count=N)")
+    scale.add_argument("--num-processes", type=int, metavar="N", help="join a run of N processes (one per "
+                       "machine or GPU group; default $KFORGE_NUM_PROCESSES, else 1)")
+    scale.add_argument("--process-id", type=int, metavar="I", help="this process's id, 0 to N-1; 0 writes the "
+                       "run folder (default $KFORGE_PROCESS_ID)")
+    scale.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address and a free port, the "
+                       "same on every process (default $KFORGE_COORDINATOR)")
 
     p = command("check", _check, "validate a recipe (and every name in it) without training")
     p.add_argument("recipe")
@@ -97,7 +107,12 @@ def _train(args: argparse.Namespace) -> None:
     from .pipeline import train
 
     run = train(args.recipe, overrides=args.overrides, output_dir=args.output,
-                resume=False if args.new else None, tracking_uri=args.tracking_uri, track=not args.no_track)
+                resume=False if args.new else None, tracking_uri=args.tracking_uri, track=not args.no_track,
+                devices=args.devices, num_processes=args.num_processes, process_id=args.process_id,
+                coordinator=args.coordinator)
+    if run.path is None:  # a non-chief process of a multi-process run
+        print(f"process {run.info.get('process_index')}: trained; process 0 writes the run folder")
+        return
     print(f"run: {run.path}")
     for key, value in run.metrics.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")

@@ -22,6 +22,13 @@ from typing import Any
 from . import __version__
 from .backend import configure_backend, describe_environment
 from .console import is_quiet, say
+from .distribute import (
+    DistributionInfo,
+    DistributionSpec,
+    configure_distribution,
+    localize,
+    shard_for_process,
+)
 from .errors import TrainError
 from .recipe import Recipe, load_recipe, resolve_recipe_path
 from .references import add_to_path
@@ -48,7 +55,9 @@ class Prepared:
 def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = None,
           output_dir: str | Path | None = None, resume: bool | None = None,
           show_summary: bool = True, callbacks: list | None = None, tracking_uri: str | None = None,
-          track: bool = True, report: bool = True) -> Run:
+          track: bool = True, report: bool = True, devices: str | int | None = None,
+          num_processes: int | None = None, process_id: int | None = None,
+          coordinator: str | None = None) -> Run:
     """Train, evaluate and save the model a recipe describes; returns the finished :class:`Run`.
 
     ``recipe`` is a YAML path, a built-in recipe name, a mapping or a :class:`Recipe`. An interrupted
@@ -58,25 +67,60 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     else an SQLite store in the output folder) unless ``track=False`` or ``$KFORGE_NO_TRACK`` is set.
     ``report=False`` skips the evaluation plots and ``report.html`` (tuning trials do).
 
+    ``devices`` ("all" or a count) trains data-parallel on JAX; ``num_processes``/``process_id``/
+    ``coordinator`` ("host:port" of process 0) join a multi-process run, where only process 0 writes
+    the run folder and the others return a :class:`Run` whose ``path`` is ``None`` (see
+    :mod:`kerasforge.distribute` and ``docs/multi-node.md``).
+
     >>> run = train("fashion_mnist_cnn", overrides=["train.epochs=1"])   # doctest: +SKIP
+    >>> run = train("digits_mlp", devices="all")                         # doctest: +SKIP
     """
     if isinstance(recipe, str | Path):
         add_to_path(resolve_recipe_path(recipe).parent.resolve())  # `module:Name` next to the recipe
     recipe = load_recipe(recipe, overrides)
-    backend = configure_backend(recipe.backend)
+    spec = DistributionSpec(devices, num_processes, process_id, coordinator)
+    spec = spec.resolved() if spec.active else None  # argument errors before the slow imports
+    backend = configure_backend(recipe.backend, distributed=spec is not None)
     import keras
 
+    dist = configure_distribution(spec, recipe.train.batch_size) if spec else None
     keras.utils.set_random_seed(recipe.seed)
     say(f"[bold]kerasforge[/bold] {recipe.name}: loading {recipe.data.dataset} (backend: {backend})")
+    if dist:
+        say(f"  {dist.describe()}")
     prepared = prepare(recipe)
-    run_dir, history, initial_epoch = open_run_folder(recipe, prepared, output_dir, resume)
+    fit_recipe = shard_for_process(recipe, prepared, dist) if dist else recipe
+    if dist and not dist.is_chief:  # a worker: trains its share, writes nothing
+        return _train_worker(fit_recipe, prepared, dist, list(callbacks or []))
+    run_dir, history, initial_epoch = open_run_folder(
+        recipe, prepared, output_dir, False if dist and dist.process_count > 1 else resume)
+    if dist:
+        update_run_info(run_dir, distribution=dist.as_dict())
     if show_summary and not is_quiet():
         prepared.model.summary()
-    fit(recipe, prepared, run_dir, history, initial_epoch, list(callbacks or []))
+    fit(fit_recipe, prepared, run_dir, history, initial_epoch, list(callbacks or []))
+    if dist:
+        localize(prepared.model)  # evaluation, report and saving on this process alone
     run = finish(recipe, prepared, run_dir, history, report=report)
     if track and not os.environ.get("KFORGE_NO_TRACK"):
         track_run(run, tracking_uri)
     return run
+
+
+def _train_worker(recipe: Recipe, prepared: Prepared, dist: DistributionInfo, callbacks: list) -> Run:
+    """A non-chief process of a multi-process run: the same ``fit`` in a scratch folder, then nothing kept."""
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"kforge-process{dist.process_index}-"))
+    try:
+        history: dict[str, list] = {}
+        fit(recipe, prepared, scratch, history, 0, callbacks)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    say(f"  process {dist.process_index} done; process 0 writes the run folder")
+    return Run(path=None, recipe=recipe, model=prepared.model, history=history,
+               info={"process_index": dist.process_index, "distribution": dist.as_dict()})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -96,6 +140,7 @@ def prepare(recipe: Recipe) -> Prepared:
     from .data.dataset import input_dtype
     from .models import build_model, check_outputs
     from .training.compile import compile_model
+    from .training.fastpath import choose_precision, is_convolutional, outputs_in_float32, precision_scope
 
     start = time.perf_counter()
     dataset = load_dataset(recipe.data, seed=recipe.seed)
@@ -109,8 +154,13 @@ def prepare(recipe: Recipe) -> Prepared:
     data_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    model = build_model(recipe.model, dataset.input_shape, dataset.num_classes, name=recipe.name,
-                        input_dtype=input_dtype(dataset.kind))
+    import keras
+
+    policy = choose_precision(recipe.train, keras.backend.backend(), convolutional=is_convolutional(recipe.model))
+    with precision_scope(policy):
+        model = build_model(recipe.model, dataset.input_shape, dataset.num_classes, name=recipe.name,
+                            input_dtype=input_dtype(dataset.kind))
+    outputs_in_float32(model, policy)
     check_outputs(model, dataset.num_classes, dataset.task)
     input_shape = model_input_shape(model)
     raw_x = {"train": dataset.x_train, "validation": dataset.x_val, "test": dataset.x_test}
@@ -203,13 +253,26 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     memory retries with half the batch size (recorded as ``oom_retries``), from the last finished epoch.
     """
     from .training.callbacks import history_recorder, make_callbacks, resume_checkpointer
+    from .training.fastpath import (
+        EpochTimer,
+        apply_fast_path,
+        back_to_float32,
+        plan_fast_path,
+        timing_summary,
+    )
     from .training.guards import NonFiniteLossGuard, fit_with_oom_retry
 
-    guard = NonFiniteLossGuard()
+    guard, timer = NonFiniteLossGuard(), EpochTimer()
     callbacks = make_callbacks(recipe.train.callbacks, run_dir, initial_lr=learning_rate(prepared.model))
-    callbacks += [guard, *extra_callbacks, history_recorder(run_dir / "history.json", history),
-                  resume_checkpointer(run_dir / "checkpoints", history)]
+    callbacks = [timer, *callbacks, guard, *extra_callbacks, history_recorder(run_dir / "history.json", history),
+                 resume_checkpointer(run_dir / "checkpoints", history)]
     x, y = prepared.x, prepared.y
+    plan = plan_fast_path(recipe.train, x=x["train"], y=y["train"], callbacks=callbacks,
+                          extra_data=(x["validation"], y["validation"], x["test"], y["test"]),
+                          precision=getattr(getattr(prepared.model, "dtype_policy", None), "name", "float32"))
+    apply_fast_path(prepared.model, plan)
+    say(f"  {plan.describe()}", style=None if plan.applies else "yellow")
+    update_run_info(run_dir, fast_path=plan.as_dict())
 
     def fit_once(batch_size: int) -> None:
         first = max(initial_epoch, len(history.get("epoch", [])))  # after an OOM retry: the epochs done
@@ -237,6 +300,9 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
         update_run_info(run_dir, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     prepared.timings["fit_s"] = time.perf_counter() - start
+    prepared.timings.update(timing_summary(timer.times))
+    if back_to_float32(prepared.model):
+        say("  trained in mixed precision; the model is float32 again for evaluation and saving")
     if guard.stopped:
         update_run_info(run_dir, stopped=guard.stopped)
         say(f"  stopped: the loss became {guard.stopped['loss']} at epoch {guard.stopped['epoch']}, "

@@ -421,6 +421,13 @@ class TrainSpec(Section):
     class_weight: Literal["balanced"] | dict[int, PositiveFloat] | None = None
     steps_per_execution: PositiveInt = 1
     jit_compile: bool | Literal["auto"] = "auto"
+    fast: bool | Literal["auto"] = Field(
+        "auto", description="the training fast path (many steps per compiled call, per-backend XLA choice); "
+        "auto: on when the data fits in memory and no callback needs per-batch control")
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = Field(
+        "auto", description="auto: mixed_bfloat16 (output layers float32) on GPUs with fast bfloat16 and for "
+        "convolutional models under TensorFlow on CPUs with AVX-512 BF16/AMX, unless train.fast is false; "
+        "else float32")
     verbose: Literal["auto", 0, 1, 2] = "auto"
 
     @model_validator(mode="before")

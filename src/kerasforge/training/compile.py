@@ -67,7 +67,12 @@ def make_metrics(specs: list[MetricSpec], where: str = "train.metrics") -> list:
         else:
             cls = _lookup(keras.metrics, spec.type, where=f"{here}.type", kind="metric",
                           base=keras.metrics.Metric)
-            metrics.append(_construct(cls, spec.kwargs, here))
+            kwargs = dict(spec.kwargs)
+            if inspect.isclass(cls) and "name" not in kwargs and _default_name(cls) is None:
+                # Keras numbers unnamed metrics per process (auc, auc_1...): fix the name the history,
+                # metrics.json and reports use
+                kwargs["name"] = _snake_case(cls.__name__)
+            metrics.append(_construct(cls, kwargs, here))
     return metrics
 
 
@@ -135,6 +140,27 @@ def _lookup(module: Any, name: str, *, where: str, kind: str, base: type) -> Any
 
 def _snake_names(module: Any) -> list[str]:
     return [n for n in dir(module) if not n.startswith("_") and n.islower()]
+
+
+def _snake_case(name: str) -> str:
+    """``AUC`` -> ``auc``, ``SparseTopKCategoricalAccuracy`` -> ``sparse_top_k_categorical_accuracy``.
+
+    >>> _snake_case("AUC"), _snake_case("SparseTopKCategoricalAccuracy"), _snake_case("Precision")
+    ('auc', 'sparse_top_k_categorical_accuracy', 'precision')
+    """
+    import re
+
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()  # as Keras names an unnamed metric
+
+
+def _default_name(cls: Any) -> str | None:
+    """The default of a metric class's ``name`` argument (``None`` when Keras picks, and numbers, one)."""
+    try:
+        param = inspect.signature(cls.__init__).parameters.get("name")
+    except (TypeError, ValueError):
+        return "unknown"
+    return "unknown" if param is None else param.default
 
 
 def _construct(cls: Any, kwargs: dict[str, Any], where: str) -> Any:

@@ -78,6 +78,8 @@ def NonFiniteLossGuard():  # noqa: N802 - a factory that reads like the Keras cl
     import keras
 
     class _NonFiniteLossGuard(keras.callbacks.Callback):
+        fast_path_safe = True  # with several steps per call it checks each call's last loss
+
         def __init__(self) -> None:
             super().__init__()
             self.stopped: dict[str, Any] | None = None
