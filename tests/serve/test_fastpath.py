@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 
-from kerasforge.serve.fastpath import PredictFastPath, dumps
-from kerasforge.serve.inputs import Limits
+from kerasforge.serve.fastpath import PredictFastPath
+from kerasforge.serve.inputs import Limits, dumps
 
 
 def _call(app, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:

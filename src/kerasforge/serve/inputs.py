@@ -23,10 +23,22 @@ import numpy as np
 
 from .errors import ServeError
 
-try:  # a C JSON parser, about 2x faster on pixel arrays; the standard library otherwise
-    from orjson import loads as _fast_loads
+try:  # a C JSON codec, about 2x faster on pixel arrays; the standard library otherwise
+    import orjson
+
+    _fast_loads = orjson.loads
+
+    def dumps(value: Any) -> bytes:
+        """``value`` as compact JSON bytes (NumPy arrays included)."""
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
 except ImportError:  # pragma: no cover - orjson is part of the serve extra
     _fast_loads = json.loads
+
+    def dumps(value: Any) -> bytes:
+        """``value`` as compact JSON bytes (NumPy arrays included)."""
+        return json.dumps(value, separators=(",", ":"),
+                          default=lambda v: v.tolist() if isinstance(v, np.ndarray) else str(v)).encode()
 
 
 def _loads(body: bytes) -> Any:
