@@ -257,10 +257,15 @@ def back_to_float32(model: Any) -> bool:
             layer.dtype_policy = "float32"
             changed = True
     if changed:
-        for name in ("train_function", "test_function", "predict_function"):
-            if hasattr(model, name):
-                setattr(model, name, None)
+        _forget_compiled_functions(model)
     return changed
+
+
+def _forget_compiled_functions(model: Any) -> None:
+    """Drop the model's traced train/test/predict functions so that Keras rebuilds them with new settings."""
+    for name in ("train_function", "test_function", "predict_function"):
+        if hasattr(model, name):
+            setattr(model, name, None)
 
 
 def is_convolutional(model_spec: Any) -> bool:
@@ -446,9 +451,7 @@ def apply_fast_path(model: Any, plan: FastPlan) -> None:
     model.steps_per_execution = plan.steps_per_execution
     if plan.jit_compile != "auto":
         model.jit_compile = plan.jit_compile
-    for name in ("train_function", "test_function", "predict_function"):
-        if hasattr(model, name):
-            setattr(model, name, None)
+    _forget_compiled_functions(model)
 
 
 # ---------------------------------------------------------------------------------------------------
