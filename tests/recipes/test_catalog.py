@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,8 @@ def test_recipe_states_its_target_and_is_in_results(name):
     text = (BUILTIN_RECIPES / f"{name}.yaml").read_text(encoding="utf-8")
     assert text.startswith("#") and "Target" in text
     results = (BUILTIN_RECIPES / "RESULTS.md").read_text(encoding="utf-8")
-    assert f"| {name} |" in results and f"kforge bench accuracy {name} --seeds 3" in results
+    row = next((line for line in results.splitlines() if line.startswith(f"| {name} |")), "")
+    assert re.search(rf"`kforge bench accuracy {name} --seeds \d+", row), f"RESULTS.md has no reproducible row for {name}"
     if name != "transfer_mobilenetv2":
         assert recipe_target(name).startswith("≥ ")
 
