@@ -261,6 +261,7 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
         timing_summary,
     )
     from .training.guards import NonFiniteLossGuard, fit_with_oom_retry
+    from .training.scanned import ScannedTrainer, plan_scanned_epochs
 
     guard, timer = NonFiniteLossGuard(), EpochTimer()
     callbacks = make_callbacks(recipe.train.callbacks, run_dir, initial_lr=learning_rate(prepared.model))
@@ -271,12 +272,21 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
                           extra_data=(x["validation"], y["validation"], x["test"], y["test"]),
                           precision=getattr(getattr(prepared.model, "dtype_policy", None), "name", "float32"))
     apply_fast_path(prepared.model, plan)
+    trainer = ScannedTrainer(prepared.model, chunk=plan.scan_chunk) if plan_scanned_epochs(
+        plan, prepared.model, x["train"], recipe.train) else None
     say(f"  {plan.describe()}", style=None if plan.applies else "yellow")
     update_run_info(run_dir, fast_path=plan.as_dict())
 
     def fit_once(batch_size: int) -> None:
         first = max(initial_epoch, len(history.get("epoch", [])))  # after an OOM retry: the epochs done
-        if first < recipe.train.epochs:
+        if first < recipe.train.epochs and trainer is not None:
+            trainer.fit(
+                x["train"], y["train"],
+                validation_data=(x["validation"], y["validation"]) if x["validation"] is not None else None,
+                epochs=recipe.train.epochs, initial_epoch=first, batch_size=batch_size,
+                shuffle=recipe.train.shuffle, class_weight=prepared.class_weight, callbacks=callbacks,
+                verbose=verbosity(recipe.train.verbose), seed=recipe.seed)
+        elif first < recipe.train.epochs:
             prepared.model.fit(
                 x["train"], y["train"],
                 validation_data=(x["validation"], y["validation"]) if x["validation"] is not None else None,

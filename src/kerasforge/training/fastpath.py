@@ -71,6 +71,8 @@ class FastPlan:
     precision: str = "float32"
     data_bytes: int = 0
     memory_bytes: int | None = None
+    scanned: bool = False
+    scan_chunk: int | None = None
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -78,6 +80,11 @@ class FastPlan:
         if not self.applies:
             return f"fast path off: {self.reason}"
         jit = {True: "on", False: "off"}.get(self.jit_compile, str(self.jit_compile))  # type: ignore[arg-type]
+        if self.scanned:
+            calls = "the whole epoch" if self.scan_chunk is None else f"{self.scan_chunk} steps"
+            text = (f"fast path: data on the {self.accelerator.upper()}, scanned epochs ({calls} per call, XLA, "
+                    f"{self.backend}), {self.precision}")
+            return text + "".join(f"; {note}" for note in self.notes)
         text = (f"fast path: {self.steps_per_execution} steps per call, jit_compile {jit} "
                 f"({self.backend} on {self.accelerator.upper() if self.accelerator != 'cpu' else 'CPU'}), "
                 f"{self.precision}")
