@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kerasforge.checks import check_recipe
 from kerasforge.cli import main
@@ -69,3 +70,31 @@ def test_results_table_is_created_when_missing(tmp_path):
     update_results_markdown(path, [{**row, "accuracy_mean": 0.75}])
     lines = [line for line in path.read_text().splitlines() if line.startswith("| x |")]
     assert len(lines) == 1 and "75.00%" in lines[0]
+
+
+def test_bench_of_an_imbalance_recipe_also_trains_the_unweighted_run_and_compares_rare_class_recall(tmp_path):
+    recipe = tmp_path / "rare_digit.yaml"
+    recipe.write_text(
+        "description: 'digits with class 3 made rare; target >= 80%'\n"
+        "data: {dataset: digits, imbalance: {class: 3, fraction: 0.05}}\n"
+        "model: {layers: [Flatten, {type: Dense, units: 32, activation: relu}, {type: Dense, units: 10, activation: softmax}]}\n"
+        "train: {optimizer: {type: adam, learning_rate: 0.003}, epochs: 6, batch_size: 32, validation_split: 0.1,"
+        " class_weight: balanced}\n", encoding="utf-8")
+    results = tmp_path / "RESULTS.md"
+    code = main(["bench", "accuracy", str(recipe), "--seeds", "2", "-q", "--output", str(tmp_path / "out"),
+                 "--results", str(results)])
+    assert code == 0
+    row = json.loads(next((tmp_path / "out").glob("accuracy-*.json")).read_text())[0]
+    runs = row["runs"]
+    assert [r["rare_class"] for r in runs] == [3, 3]
+    assert all(r["unweighted_path"] != r["path"] for r in runs)
+    snapshot = yaml.safe_load((Path(runs[0]["unweighted_path"]) / "recipe.yaml").read_text())
+    assert snapshot["train"].get("class_weight") is None and snapshot["data"]["imbalance"]["fraction"] == 0.05
+    for r in runs:  # the recall figures are the evaluation's own
+        evaluation = json.loads((Path(r["path"]) / "evaluation.json").read_text())
+        assert r["rare_recall"] == evaluation["classification_report"]["per_class"]["3"]["recall"]
+        assert 0.0 <= r["unweighted_rare_recall"] <= 1.0
+    assert row["rare_recall_mean"] > row["unweighted_rare_recall_mean"]  # 7 training 3s: unweighted, they are ignored
+    unweighted_mean = row["unweighted_rare_recall_mean"]
+    assert row["rare_recall_ratio"] == (row["rare_recall_mean"] / unweighted_mean if unweighted_mean else float("inf"))
+    assert "class 3 recall" in results.read_text() and "unweighted" in results.read_text()

@@ -25,6 +25,9 @@ from typing import Any
 from ..recipe import BUILTIN_RECIPES, builtin_recipe_names, load_recipe
 
 RESULTS_MD = BUILTIN_RECIPES / "RESULTS.md"
+# Recipes that make one class rare (data.imbalance) are judged against the same data trained without any
+# remedy: no class weights and the plain loss. Each seed trains both.
+UNWEIGHTED = ["train.class_weight=null", "train.loss=sparse_categorical_crossentropy"]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 HEADER = ("| recipe | target | test accuracy (mean ± std) | seeds | epochs | wall time / seed | machine | backend "
           "| date | command |\n|---|---|---|---|---|---|---|---|---|---|")
@@ -75,12 +78,19 @@ def bench_accuracy(names: list[str], *, seeds: int = 3, overrides: list[str] | N
     rows = []
     for name in names:
         runs = []
+        imbalance = load_recipe(name, list(overrides or [])).data.imbalance
         for seed in range(seeds):
             start = time.perf_counter()
             run = train(name, overrides=[*(overrides or []), f"seed={seed}"], output_dir=output / "runs",
                         resume=False, show_summary=False)
             runs.append({"seed": seed, "path": str(run.path), "wall_s": time.perf_counter() - start,
                          "epochs": len(run.history.get("epoch", [])), "metrics": run.metrics})
+            if imbalance is not None:
+                baseline = train(name, overrides=[*(overrides or []), *UNWEIGHTED, f"seed={seed}"],
+                                 output_dir=output / "runs", resume=False, show_summary=False)
+                runs[-1].update(rare_class=imbalance.class_id, rare_recall=class_recall(run.path, imbalance.class_id),
+                                unweighted_path=str(baseline.path),
+                                unweighted_rare_recall=class_recall(baseline.path, imbalance.class_id))
         rows.append(summarize(name, runs, overrides or [], command or f"kforge bench accuracy {name} --seeds {seeds}"))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (output / f"accuracy-{stamp}.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
@@ -99,7 +109,29 @@ def summarize(name: str, runs: list[dict[str, Any]], overrides: list[str], comma
         "wall_s": statistics.fmean(r["wall_s"] for r in runs),
         "machine": machine_name(env), "backend": env.get("backend", "?"), "date": time.strftime("%Y-%m-%d"),
         "overrides": overrides, "command": command, "runs": runs,
+        **_rare_class_summary(runs),
     }
+
+
+def _rare_class_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean rare-class recall with the recipe's remedy and without (empty when the runs have none)."""
+    if not runs or "rare_recall" not in runs[0]:
+        return {}
+    treated = statistics.fmean(r["rare_recall"] for r in runs)
+    untreated = statistics.fmean(r["unweighted_rare_recall"] for r in runs)
+    return {"rare_class": runs[0]["rare_class"], "rare_recall_mean": treated, "unweighted_rare_recall_mean": untreated,
+            "rare_recall_ratio": treated / untreated if untreated else float("inf")}
+
+
+def class_recall(run_path: Path | str, class_id: int) -> float:
+    """Test recall of class number ``class_id``, from a run's ``evaluation.json``.
+
+    >>> class_recall("runs/imbalanced-20261124-010000", 3)   # doctest: +SKIP
+    0.62
+    """
+    evaluation = json.loads((Path(run_path) / "evaluation.json").read_text(encoding="utf-8"))
+    name = evaluation["class_names"][class_id]
+    return float(evaluation["classification_report"]["per_class"][name]["recall"])
 
 
 def recipe_target(name: str) -> str:
@@ -173,7 +205,11 @@ def update_results_markdown(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _accuracy(row: dict[str, Any]) -> str:
-    return f"{100 * row['accuracy_mean']:.2f}% ± {100 * row['accuracy_std']:.2f}"
+    text = f"{100 * row['accuracy_mean']:.2f}% ± {100 * row['accuracy_std']:.2f}"
+    if "rare_recall_mean" in row:
+        text += (f"; class {row['rare_class']} recall {row['rare_recall_mean']:.3f} vs {row['unweighted_rare_recall_mean']:.3f}"
+                 f" unweighted = {row['rare_recall_ratio']:.1f}×")
+    return text
 
 
 def _duration(seconds: float) -> str:
