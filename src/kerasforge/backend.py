@@ -87,7 +87,47 @@ def configure_backend(requested: str | None = "auto", *, distributed: bool = Fal
     os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     _import_keras_quietly()
+    if name == "jax":
+        enable_compilation_cache()
     return name
+
+
+def compilation_cache_dir() -> Path | None:
+    """Where JAX keeps compiled programs between processes: ``$KFORGE_COMPILE_CACHE`` (``off`` or ``0``
+    turns the cache off), else ``$XDG_CACHE_HOME/kerasforge/jax`` (``~/.cache/kerasforge/jax``).
+
+    >>> import os; os.environ["KFORGE_COMPILE_CACHE"] = "off"; compilation_cache_dir() is None
+    True
+    >>> del os.environ["KFORGE_COMPILE_CACHE"]
+    """
+    setting = os.environ.get("KFORGE_COMPILE_CACHE", "").strip()
+    if setting.lower() in ("off", "0", "false", "no"):
+        return None
+    if setting:
+        return Path(setting).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "kerasforge" / "jax"
+
+
+def enable_compilation_cache() -> Path | None:
+    """Turn on JAX's persistent compilation cache (see :func:`compilation_cache_dir`), so a second run of
+    the same model on the same machine skips XLA compilation. Returns the folder, or ``None`` when the
+    cache is off, JAX is not importable or the folder cannot be created (training goes on uncached)."""
+    folder = compilation_cache_dir()
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        import jax
+
+        if jax.config.jax_compilation_cache_dir:  # the user (or an earlier call) already chose one
+            return Path(jax.config.jax_compilation_cache_dir)
+        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)  # small models compile fast
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except (OSError, ImportError, AttributeError):
+        return None
+    return folder
 
 
 def _import_keras_quietly() -> None:

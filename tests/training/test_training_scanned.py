@@ -168,7 +168,7 @@ def test_kforge_train_on_jax_uses_scanned_epochs_and_records_it(tmp_path: Path):
     path = tmp_path / "digits_scan.yaml"
     path.write_text(yaml.safe_dump(recipe))
     env = {**os.environ, "KERAS_BACKEND": "jax", "KFORGE_OFFLINE": "1", "KFORGE_NO_TRACK": "1", "COLUMNS": "300",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "TF_CPP_MIN_LOG_LEVEL": "2", "KFORGE_COMPILE_CACHE": str(tmp_path / "compiled")}
     result = subprocess.run([sys.executable, "-m", "kerasforge.cli", "train", str(path), "--output",
                              str(tmp_path / "runs")], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -178,6 +178,7 @@ def test_kforge_train_on_jax_uses_scanned_epochs_and_records_it(tmp_path: Path):
     assert info["fast_path"]["scanned"] is True
     assert json.loads((run / "metrics.json").read_text())["test_accuracy"] > 0.85
     assert len(json.loads((run / "history.json").read_text())["loss"]) == 6
+    assert any((tmp_path / "compiled").iterdir())  # JAX's persistent compilation cache, for the next run
 
 
 def test_layout_cuts_an_epoch_into_full_batches_and_calls():
