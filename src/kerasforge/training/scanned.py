@@ -3,7 +3,7 @@
 Keras' own ``fit`` on JAX dispatches one compiled step per batch (its ``steps_per_execution`` loops over
 those calls in Python) and copies every batch from host memory to the device. When the fast path applies
 on JAX, kerasforge instead puts the arrays on the device once, reshuffles them there every epoch
-(``jax.random``), and runs ``lax.scan`` over the model's own ``train_step`` for a chunk of batches per
+(a new permutation per seed and epoch), and runs ``lax.scan`` over the model's own ``train_step`` for a chunk of batches per
 call; validation scans ``test_step`` the same way. Callbacks see the sequence ``model.fit`` gives them
 (train, epoch and test begin/end; one batch begin/end per chunk), so early stopping, LR schedules,
 checkpoints, the history and the progress bar work unchanged.
@@ -157,20 +157,30 @@ def _train_chunk_function(model: Any, chunk: int, masked: bool) -> Any:
     return jax.jit(run, donate_argnums=0)
 
 
-def _test_scan_function(model: Any) -> Any:
-    """A compiled ``(state, batches) -> (logs, state)`` scanning ``test_step`` over stacked batches."""
+def _evaluate_function(model: Any, batch_size: int) -> Any:
+    """A compiled ``(state, data) -> (logs, state)`` running ``test_step`` over every example of ``data``:
+    the full batches scanned, then the rest in one more step, all in one program (one compilation)."""
     import jax
     from jax import lax
 
-    def run(state: Any, batches: Any) -> Any:
-        def body(carry: Any, batch: Any) -> Any:
-            logs, state = model.test_step(carry[0], batch)
-            return (state, logs), None
+    def run(state: Any, data: Any) -> Any:
+        examples = _length(data)
+        full = examples // batch_size
+        logs: Any = None
+        if full:
+            batches = jax.tree_util.tree_map(
+                lambda a: a[: full * batch_size].reshape((full, batch_size, *a.shape[1:])), data)
 
-        first = jax.tree_util.tree_map(lambda a: a[0], batches)
-        logs_shape, _ = jax.eval_shape(model.test_step, state, first)
-        zero_logs = jax.tree_util.tree_map(lambda s: jax.numpy.zeros(s.shape, s.dtype), logs_shape)
-        (state, logs), _ = lax.scan(body, (state, zero_logs), batches)
+            def body(carry: Any, batch: Any) -> Any:
+                logs, state = model.test_step(carry[0], batch)
+                return (state, logs), None
+
+            first = jax.tree_util.tree_map(lambda a: a[0], batches)
+            logs_shape, _ = jax.eval_shape(model.test_step, state, first)
+            zero_logs = jax.tree_util.tree_map(lambda s: jax.numpy.zeros(s.shape, s.dtype), logs_shape)
+            (state, logs), _ = lax.scan(body, (state, zero_logs), batches)
+        if examples > full * batch_size:
+            logs, state = model.test_step(state, jax.tree_util.tree_map(lambda a: a[full * batch_size:], data))
         return logs, state
 
     return jax.jit(run)
@@ -187,9 +197,8 @@ class ScannedTrainer:
         self.model = model
         self.chunk = chunk
         self._train_functions: dict[tuple[int, bool], Any] = {}
-        self._test_scan: Any = None
-        self._test_step: Any = None
-        self._device_data: dict[int, Any] = {}
+        self._evaluate_functions: dict[int, Any] = {}
+        self._device_data: dict[tuple, Any] = {}
 
     # -- data -------------------------------------------------------------------------------------
     def _on_device(self, *arrays: Any) -> Any:
@@ -232,8 +241,6 @@ class ScannedTrainer:
         if train_chunk is None:
             train_chunk = self._train_functions[(layout.chunk, masked)] = _train_chunk_function(
                 model, layout.chunk, masked)
-        order_for = jax.jit(_epoch_order, static_argnums=(1, 2, 3, 4))
-        key = jax.random.PRNGKey(seed)
 
         model.stop_training = False
         training_logs: dict = {}
@@ -246,8 +253,7 @@ class ScannedTrainer:
                 model.reset_metrics()
                 callbacks.on_epoch_begin(epoch)
                 model._jax_state_synced = True
-                order = order_for(jax.random.fold_in(key, epoch), examples, layout.steps, layout.batch_size,
-                                  bool(shuffle))
+                order = jax.device_put(epoch_order(seed, epoch, examples, layout, shuffle=bool(shuffle)))
                 for start in range(0, layout.steps, layout.chunk):
                     callbacks.on_train_batch_begin(start)
                     if model._jax_state_synced:  # first call of the epoch, or a callback synced the model
@@ -286,14 +292,11 @@ class ScannedTrainer:
     def evaluate(self, x: Any, y: Any, *, batch_size: int, callbacks: Any = None) -> dict[str, float]:
         """``model.evaluate(x, y, return_dict=True)`` with full batches scanned on the device and the
         remaining examples in one more step."""
-        import jax
         from keras.src.utils.python_utils import pythonify_logs
 
         model = self.model
-        x_dev, y_dev = self._on_device(x, y)
-        examples = _length(x_dev)
-        batch_size = max(1, min(batch_size, examples))
-        full = examples // batch_size
+        data = self._on_device(x, y)
+        batch_size = max(1, min(batch_size, _length(data)))
         if callbacks is not None:
             callbacks.on_test_begin()
         model.reset_metrics()
@@ -301,18 +304,10 @@ class ScannedTrainer:
         state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,
                                      metrics_variables=True, purge_model_variables=True)
         model._jax_state_synced = False
-        logs: Any = {}
-        if full:
-            if self._test_scan is None:
-                self._test_scan = _test_scan_function(model)
-            batches = jax.tree_util.tree_map(
-                lambda a: a[: full * batch_size].reshape((full, batch_size, *a.shape[1:])), (x_dev, y_dev))
-            logs, state = self._test_scan(state, batches)
-        if examples > full * batch_size:
-            if self._test_step is None:
-                self._test_step = jax.jit(model.test_step)
-            rest = jax.tree_util.tree_map(lambda a: a[full * batch_size:], (x_dev, y_dev))
-            logs, state = self._test_step(state, rest)
+        evaluate = self._evaluate_functions.get(batch_size)
+        if evaluate is None:
+            evaluate = self._evaluate_functions[batch_size] = _evaluate_function(model, batch_size)
+        logs, state = evaluate(state, data)
         model._jax_state = dict(zip(("trainable_variables", "non_trainable_variables", "metrics_variables"),
                                     state, strict=True))
         model.jax_state_sync()
@@ -323,10 +318,14 @@ class ScannedTrainer:
         return logs
 
 
-def _epoch_order(key: Any, examples: int, steps: int, batch_size: int, shuffle: bool) -> Any:
-    """The batch index rows of one epoch: ``steps`` rows of ``batch_size`` example indices."""
-    import jax
-    import jax.numpy as jnp
+def epoch_order(seed: int, epoch: int, examples: int, layout: ScanLayout, *, shuffle: bool = True) -> Any:
+    """The batch index rows of one epoch: ``layout.steps`` rows of ``layout.batch_size`` example indices,
+    a fresh permutation per (seed, epoch) — so a resumed run sees the same batches it would have seen.
 
-    indices = jax.random.permutation(key, examples) if shuffle else jnp.arange(examples)
-    return indices[: steps * batch_size].reshape(steps, batch_size).astype("int32")
+    >>> epoch_order(0, 0, 10, scan_layout(10, 4), shuffle=False).tolist()
+    [[0, 1, 2, 3], [4, 5, 6, 7]]
+    """
+    import numpy as np
+
+    indices = np.random.default_rng([seed, epoch]).permutation(examples) if shuffle else np.arange(examples)
+    return indices[: layout.steps * layout.batch_size].reshape(layout.steps, layout.batch_size).astype("int32")
