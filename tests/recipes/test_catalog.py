@@ -19,6 +19,7 @@ EXPECTED = {
     "digits_mlp", "mnist_mlp", "mnist_mlp_bn", "mnist_cnn", "mnist_cnn_plus", "fashion_mnist_mlp",
     "fashion_mnist_cnn", "fashion_mnist_best", "cifar10_cnn", "cifar10_resnet", "imdb_lstm", "imdb_text",
     "multi_input", "custom_train_step", "cats_dogs_scratch", "transfer_mobilenetv2", "lr_schedule", "l2",
+    "cifar10_speedrun",
 }
 
 

@@ -30,6 +30,9 @@ SMOKE: dict[str, tuple[list[str], float]] = {
     "cifar10_resnet": (["data.subset=1000", "train.epochs=3", "train.batch_size=32", "train.callbacks=[]",
                         "model.kwargs.stages=[1,1]", "model.kwargs.width=16",
                         "train.optimizer.learning_rate=0.02"], 0.20),
+    "cifar10_speedrun": (["data.subset=2000", "train.epochs=3", "train.batch_size=128", "model.kwargs.widths=[16,32,32]",
+                          "train.callbacks=[{type: LearningRateScheduler, schedule: linear_warmup_decay, epochs: 3, "
+                          "warmup_epochs: 0.5}]"], 0.25),
     "imdb_lstm": (["data.subset=1000", "data.maxlen=100", "train.epochs=2", "train.batch_size=32"], 0.60),
     "imdb_text": (["data.subset=1000", "train.epochs=3", "train.batch_size=32",
                    "train.optimizer.learning_rate=0.01"], 0.60),

@@ -30,3 +30,13 @@ def test_unknown_schedule_and_argument_are_explained():
     with pytest.raises(RecipeError, match="'every'") as info:
         make_schedule("step_decay", {"evry": 2}, initial_lr=0.1, where="train.callbacks[0].schedule")
     assert info.value.where == "train.callbacks[0].schedule.evry"
+
+
+def test_linear_warmup_decay_is_a_triangle_sampled_at_each_epochs_middle():
+    schedule = make_schedule("linear_warmup_decay", {"epochs": 10, "warmup_epochs": 2}, initial_lr=2.0)
+    rates = [schedule(e, 999) for e in range(10)]
+    assert rates == pytest.approx([0.5, 1.5, 1.875, 1.625, 1.375, 1.125, 0.875, 0.625, 0.375, 0.125])
+    assert max(rates) < 2.0 and rates[-1] > 0  # never the peak itself, never a wasted epoch at 0
+    floor = make_schedule("linear_warmup_decay", {"epochs": 4, "warmup_epochs": 0, "min_lr": 0.1}, initial_lr=1.0)
+    assert [floor(e, 0) for e in range(4)] == pytest.approx([0.8875, 0.6625, 0.4375, 0.2125])
+    assert floor(10, 0) == pytest.approx(0.1)  # past the end: the floor
