@@ -159,3 +159,18 @@ def test_predict_uses_the_training_normalisation(tmp_path, capsys):
         assert main(["predict", str(run.path), str(tmp_path / f"{digit}.png"), "--top", "1"]) == 0
         hits += capsys.readouterr().out.split(": ")[1].startswith(f"{digit} ")
     assert hits >= 8
+
+
+def test_adapt_preprocessing_reaches_a_functional_models_first_layer_and_chains_adaptable_layers():
+    import keras
+
+    from kerasforge.pipeline import adapt_preprocessing
+
+    x = np.random.default_rng(0).normal(5.0, 3.0, size=(500, 4)).astype("float32")
+    inputs = keras.Input((4,))
+    first, second = keras.layers.Normalization(), keras.layers.Normalization()
+    model = keras.Model(inputs, keras.layers.Dense(2)(second(first(inputs))))
+    adapt_preprocessing(model, x)
+    assert np.allclose(np.asarray(first.mean).ravel(), x.mean(axis=0), atol=1e-3)
+    assert np.allclose(np.asarray(second.mean).ravel(), 0.0, atol=1e-3)  # it saw the first layer's output
+    assert np.allclose(np.asarray(second.variance).ravel(), 1.0, atol=1e-2)

@@ -203,14 +203,18 @@ def model_input_shape(model) -> tuple | dict[str, tuple] | None:
 
 
 def adapt_preprocessing(model, x) -> None:
-    """Adapt leading preprocessing layers (TextVectorization, Normalization...) to the training data."""
+    """Adapt leading preprocessing layers (TextVectorization, Normalization, the zoo's PatchWhitening...)
+    to the training data; each sees the output of the ones before it. A functional model's input layer
+    is skipped, and the data is only run through a layer when another adaptable layer follows it."""
     if isinstance(x, dict):
         return
-    for layer in getattr(model, "layers", []):
+    layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
+    for position, layer in enumerate(layers):
         if not hasattr(layer, "adapt"):
             break
         layer.adapt(x)
-        x = layer(x)
+        if position + 1 < len(layers) and hasattr(layers[position + 1], "adapt"):
+            x = layer(x)
 
 
 # ---------------------------------------------------------------------------------------------------

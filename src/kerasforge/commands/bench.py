@@ -141,9 +141,12 @@ def recipe_target(name: str) -> str:
     '≥ 99.0%'
     """
     try:
-        description = load_recipe(name).description or ""
+        recipe = load_recipe(name)
     except Exception:  # a recipe that cannot load has no target to show; the run will say why
         return ""
+    if recipe.data.imbalance is not None:
+        return "rare-class recall ≥ 2× unweighted"
+    description = recipe.description or ""
     found = re.search(r"target\s*>=\s*([\d.]+%)", description)
     return f"≥ {found.group(1)}" if found else ""
 
