@@ -19,6 +19,23 @@ def test_cpu_machine_prefers_tensorflow(no_env, monkeypatch):
     assert backend.pick_backend("auto") == "tensorflow"
 
 
+def test_dense_networks_prefer_jax_on_a_cpu_machine_when_it_is_installed(no_env, monkeypatch):
+    from kerasforge.recipe import load_recipe
+
+    monkeypatch.setattr(backend, "gpu_present", lambda: False)
+    monkeypatch.setattr(backend, "installed", lambda name: name in ("tensorflow", "jax"))
+    assert backend.dense_only(load_recipe("fashion_mnist_mlp").model)
+    assert backend.dense_only(load_recipe("multi_input").model)  # functional, Concatenate included
+    assert not backend.dense_only(load_recipe("fashion_mnist_cnn").model)
+    assert not backend.dense_only(load_recipe("imdb_lstm").model)
+    assert not backend.dense_only(load_recipe("custom_train_step").model)  # a Python model: no layer list
+    assert backend.pick_backend("auto", dense=True) == "jax"
+    assert backend.pick_backend("auto", dense=False) == "tensorflow"
+    assert backend.pick_backend("tensorflow", dense=True) == "tensorflow"  # the recipe's choice wins
+    monkeypatch.setattr(backend, "installed", lambda name: name == "tensorflow")
+    assert backend.pick_backend("auto", dense=True) == "tensorflow"  # no JAX: TensorFlow still trains it
+
+
 def test_gpu_machine_prefers_jax(no_env, monkeypatch):
     monkeypatch.setattr(backend, "gpu_present", lambda: True)
     monkeypatch.setattr(backend, "installed", lambda name: name in ("tensorflow", "jax", "torch"))

@@ -3,9 +3,10 @@
 Keras reads ``KERAS_BACKEND`` once, when it is first imported, so :func:`configure_backend` must run
 before anything imports ``keras``. kerasforge's own modules import Keras lazily for that reason.
 
-Rule (unless ``KERAS_BACKEND`` or the recipe's ``backend:`` says otherwise): JAX where a GPU is present,
-TensorFlow on CPU-only machines (its convolutions are about 3x faster than XLA's on a small CPU), then
-whatever is installed. A distributed run (``--devices``, ``--num-processes``) always picks JAX, the one
+Rule (unless ``KERAS_BACKEND`` or the recipe's ``backend:`` says otherwise): JAX where a GPU is present;
+on CPU-only machines TensorFlow (its convolutions are about 3x faster than XLA's on a small CPU), except
+for models made only of dense layers (:func:`dense_only`), which train faster on JAX with scanned epochs
+(benchmarks/RESULTS.md); then whatever is installed. A distributed run (``--devices``, ``--num-processes``) always picks JAX, the one
 backend Keras' distribution API supports (see :mod:`kerasforge.distribute`).
 
 Example:
@@ -16,10 +17,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import platform
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import KerasforgeError
@@ -39,11 +42,31 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def pick_backend(requested: str | None = "auto", *, distributed: bool = False) -> str:
+# Layer types of the models that JAX trains faster than TensorFlow on a CPU (plain multilayer perceptrons).
+DENSE_LAYER_TYPES = frozenset({
+    "Flatten", "Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation", "ReLU", "Softmax",
+    "Reshape", "Rescaling", "GaussianNoise", "Concatenate", "Add", "Average"})
+
+
+def dense_only(model_spec: object) -> bool:
+    """True when a recipe's model is a layer list made only of dense-network layers (``DENSE_LAYER_TYPES``).
+
+    >>> from kerasforge.recipe import load_recipe
+    >>> dense_only(load_recipe("mnist_mlp").model), dense_only(load_recipe("mnist_cnn").model)
+    (True, False)
+    """
+    layers = getattr(model_spec, "layers", None)
+    if not layers:
+        return False
+    return all(str(getattr(layer, "type", layer)) in DENSE_LAYER_TYPES for layer in layers)
+
+
+def pick_backend(requested: str | None = "auto", *, distributed: bool = False, dense: bool = False) -> str:
     """The backend to use for ``requested`` ("auto", "tensorflow", "jax" or "torch").
 
     ``distributed=True`` (several devices or processes) makes "auto" mean JAX; an explicit other choice
     is kept, and :func:`kerasforge.distribute.configure_distribution` then explains the conflict.
+    ``dense=True`` (the model is a dense network, see :func:`dense_only`) makes "auto" prefer JAX on a CPU.
     """
     env = os.environ.get("KERAS_BACKEND")
     if requested in (None, "auto"):
@@ -56,7 +79,10 @@ def pick_backend(requested: str | None = "auto", *, distributed: bool = False) -
                 "training on several devices or processes needs JAX, which is not installed", where="--devices",
                 fix="Install it (`pip install jax`, or `pip install jax[cuda12]` on NVIDIA GPUs), or train "
                     "without --devices/--num-processes.")
-        preferred = ("jax", "torch", "tensorflow") if gpu_present() else ("tensorflow", "jax", "torch")
+        if gpu_present():
+            preferred: tuple[str, ...] = ("jax", "torch", "tensorflow")
+        else:
+            preferred = ("jax", "tensorflow", "torch") if dense else ("tensorflow", "jax", "torch")
         for name in preferred:
             if installed(name):
                 return name
@@ -73,17 +99,17 @@ def pick_backend(requested: str | None = "auto", *, distributed: bool = False) -
     return requested
 
 
-def configure_backend(requested: str | None = "auto", *, distributed: bool = False) -> str:
+def configure_backend(requested: str | None = "auto", *, distributed: bool = False, dense: bool = False) -> str:
     """Point Keras at the chosen backend before it is imported; returns the backend in use.
 
     If Keras is already imported with another backend, the one in use is kept and returned
-    (Keras cannot switch backends inside one process). ``distributed``: see :func:`pick_backend`.
+    (Keras cannot switch backends inside one process). ``distributed``, ``dense``: see :func:`pick_backend`.
     """
     if "keras" in sys.modules:
         import keras
 
         return keras.backend.backend()
-    name = pick_backend(requested, distributed=distributed)
+    name = pick_backend(requested, distributed=distributed, dense=dense)
     os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     _import_keras_quietly()
@@ -130,23 +156,41 @@ def enable_compilation_cache() -> Path | None:
     return folder
 
 
-def _import_keras_quietly() -> None:
-    """Import Keras with the C++ start-up lines TensorFlow writes straight to file descriptor 2
-    (oneDNN and absl notices that no environment variable silences without a cost) kept off the screen."""
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Keep what C++ libraries write straight to file descriptor 2 (TensorFlow's oneDNN and absl start-up
+    notices, which no environment variable silences without a cost) off the screen for a moment."""
     try:
         saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     except OSError:
-        import keras  # noqa: F401
-
+        yield
         return
     sys.stderr.flush()
     os.dup2(devnull, 2)
     try:
-        import keras  # noqa: F401
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras without TensorFlow's C++ start-up lines."""
+    with _native_stderr_silenced():
+        import keras  # noqa: F401
+
+
+def set_random_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed`` (Python, NumPy, Keras and, when installed, TensorFlow, which Keras
+    seeds for ``tf.data`` even on other backends, importing it: quietly here).
+
+    >>> set_random_seed(42)   # doctest: +SKIP
+    """
+    import keras
+
+    with _native_stderr_silenced():
+        keras.utils.set_random_seed(seed)
 
 
 def describe_environment() -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .backend import configure_backend, describe_environment
+from .backend import configure_backend, dense_only, describe_environment, set_random_seed
 from .console import is_quiet, say
 from .distribute import (
     DistributionInfo,
@@ -80,11 +80,10 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     recipe = load_recipe(recipe, overrides)
     spec = DistributionSpec(devices, num_processes, process_id, coordinator)
     spec = spec.resolved() if spec.active else None  # argument errors before the slow imports
-    backend = configure_backend(recipe.backend, distributed=spec is not None)
-    import keras
+    backend = configure_backend(recipe.backend, distributed=spec is not None, dense=dense_only(recipe.model))
 
     dist = configure_distribution(spec, recipe.train.batch_size) if spec else None
-    keras.utils.set_random_seed(recipe.seed)
+    set_random_seed(recipe.seed)
     say(f"[bold]kerasforge[/bold] {recipe.name}: loading {recipe.data.dataset} (backend: {backend})")
     if dist:
         say(f"  {dist.describe()}")

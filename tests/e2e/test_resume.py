@@ -16,6 +16,7 @@ import yaml
 EPOCHS = 6
 RECIPE = {
     "name": "resumable",
+    "backend": "tensorflow",  # a dense network would train on JAX, whose scanned epochs end before the kill
     "data": {"dataset": "digits"},
     "model": {"layers": ["Flatten", {"type": "Dense", "units": 64, "activation": "relu"},
                          {"type": "Dense", "units": 10, "activation": "softmax"}]},
