@@ -159,7 +159,7 @@ def test_models_with_their_own_steps_or_string_inputs_keep_keras_loop(probe):
     assert "scanned epochs" in probe["plan"]["describe"] and "last 12 examples" in probe["plan"]["describe"]
 
 
-def test_kforge_train_on_jax_uses_scanned_epochs_and_records_it(tmp_path: Path):
+def test_kforge_train_of_a_dense_network_picks_jax_uses_scanned_epochs_and_records_it(tmp_path: Path):
     recipe = {"name": "digits_scan", "seed": 1, "data": {"dataset": "digits"},
               "model": {"layers": ["Flatten", {"type": "Dense", "units": 32, "activation": "relu"},
                                    {"type": "Dense", "units": 10, "activation": "softmax"}]},
@@ -167,8 +167,9 @@ def test_kforge_train_on_jax_uses_scanned_epochs_and_records_it(tmp_path: Path):
                         "validation_split": 0.2}, "output": {"formats": ["keras"]}}
     path = tmp_path / "digits_scan.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    env = {**os.environ, "KERAS_BACKEND": "jax", "KFORGE_OFFLINE": "1", "KFORGE_NO_TRACK": "1", "COLUMNS": "300",
+    env = {**os.environ, "KFORGE_OFFLINE": "1", "KFORGE_NO_TRACK": "1", "COLUMNS": "300",
            "TF_CPP_MIN_LOG_LEVEL": "2", "KFORGE_COMPILE_CACHE": str(tmp_path / "compiled")}
+    env.pop("KERAS_BACKEND", None)  # a dense network: kerasforge picks JAX by itself (CPU or GPU)
     result = subprocess.run([sys.executable, "-m", "kerasforge.cli", "train", str(path), "--output",
                              str(tmp_path / "runs")], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -176,6 +177,7 @@ def test_kforge_train_on_jax_uses_scanned_epochs_and_records_it(tmp_path: Path):
     run = next((tmp_path / "runs").glob("digits_scan-*"))
     info = json.loads((run / "run.json").read_text())
     assert info["fast_path"]["scanned"] is True
+    assert json.loads((run / "env.json").read_text())["backend"] == "jax"
     assert json.loads((run / "metrics.json").read_text())["test_accuracy"] > 0.85
     assert len(json.loads((run / "history.json").read_text())["loss"]) == 6
     assert any((tmp_path / "compiled").iterdir())  # JAX's persistent compilation cache, for the next run
