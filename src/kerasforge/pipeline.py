@@ -267,7 +267,8 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     from .training.scanned import ScannedTrainer, plan_scanned_epochs
 
     guard, timer = NonFiniteLossGuard(), EpochTimer()
-    callbacks = make_callbacks(recipe.train.callbacks, run_dir, initial_lr=learning_rate(prepared.model))
+    callbacks = make_callbacks(recipe.train.callbacks, run_dir, initial_lr=learning_rate(prepared.model),
+                               epochs=recipe.train.epochs)
     callbacks = [timer, *callbacks, guard, *extra_callbacks, history_recorder(run_dir / "history.json", history),
                  resume_checkpointer(run_dir / "checkpoints", history)]
     x, y = prepared.x, prepared.y

@@ -40,3 +40,15 @@ def test_linear_warmup_decay_is_a_triangle_sampled_at_each_epochs_middle():
     floor = make_schedule("linear_warmup_decay", {"epochs": 4, "warmup_epochs": 0, "min_lr": 0.1}, initial_lr=1.0)
     assert [floor(e, 0) for e in range(4)] == pytest.approx([0.8875, 0.6625, 0.4375, 0.2125])
     assert floor(10, 0) == pytest.approx(0.1)  # past the end: the floor
+
+
+def test_a_named_schedule_without_epochs_runs_over_the_runs_own_length(tmp_path):
+    from kerasforge.recipe import load_recipe
+    from kerasforge.training.callbacks import make_callbacks
+
+    recipe = load_recipe("fashion_mnist_cnn", ["train.epochs=4"])  # its cosine schedule names no epochs
+    (scheduler,) = [c for c in make_callbacks(recipe.train.callbacks, tmp_path, initial_lr=1.0,
+                                              epochs=recipe.train.epochs) if hasattr(c, "schedule")]
+    assert [round(scheduler.schedule(e, 0.0), 3) for e in range(4)] == [1.0, 0.854, 0.5, 0.146]
+    explicit = make_schedule("cosine", {"epochs": 8}, initial_lr=1.0, epochs=4)  # a recipe's own epochs win
+    assert round(explicit(4, 0.0), 3) == 0.5

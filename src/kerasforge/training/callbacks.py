@@ -21,8 +21,9 @@ from ..recipe import CustomCallbackSpec, LearningRateSchedulerSpec
 PATH_ARGUMENTS = ("filepath", "filename", "log_dir", "backup_dir")
 
 
-def make_callbacks(specs: list, run_dir: Path, *, initial_lr: float) -> list:
-    """Keras callback objects for the recipe's ``train.callbacks`` list."""
+def make_callbacks(specs: list, run_dir: Path, *, initial_lr: float, epochs: int | None = None) -> list:
+    """Keras callback objects for the recipe's ``train.callbacks`` list (``epochs``: the run's length, the
+    default length of a named learning-rate schedule that has one)."""
     import keras
 
     callbacks = []
@@ -41,7 +42,8 @@ def make_callbacks(specs: list, run_dir: Path, *, initial_lr: float) -> list:
             from .schedules import make_schedule
 
             extra = dict(spec.model_extra or {})
-            schedule = make_schedule(spec.schedule, extra, initial_lr=initial_lr, where=f"{where}.schedule")
+            schedule = make_schedule(spec.schedule, extra, initial_lr=initial_lr, epochs=epochs,
+                                     where=f"{where}.schedule")
             callbacks.append(keras.callbacks.LearningRateScheduler(schedule, verbose=spec.verbose))
             continue
         if isinstance(spec, CustomCallbackSpec) and ":" in spec.type:

@@ -60,8 +60,17 @@ SCHEDULES: dict[str, Callable[..., Schedule]] = {
 }
 
 
-def make_schedule(name: str, arguments: dict, *, initial_lr: float, where: str = "schedule") -> Schedule:
-    """The schedule called ``name`` (or ``module:function``) built with ``arguments``."""
+def make_schedule(name: str, arguments: dict, *, initial_lr: float, epochs: int | None = None,
+                  where: str = "schedule") -> Schedule:
+    """The schedule called ``name`` (or ``module:function``) built with ``arguments``.
+
+    A schedule with an ``epochs`` argument that the recipe leaves out runs over ``epochs``, the run's own
+    length, so ``--set train.epochs=N`` stretches or shrinks it too.
+
+    >>> f = make_schedule("cosine", {}, initial_lr=1.0, epochs=4)
+    >>> [round(f(e, 0.0), 3) for e in range(4)]
+    [1.0, 0.854, 0.5, 0.146]
+    """
     if ":" in name:
         from ..references import load_reference
 
@@ -80,6 +89,8 @@ def make_schedule(name: str, arguments: dict, *, initial_lr: float, where: str =
                           fix=f"Its arguments are: {', '.join(p for p in params if p != 'initial_lr')}.")
     if "initial_lr" in params:
         arguments = {"initial_lr": initial_lr, **arguments}
+    if "epochs" in params and "epochs" not in arguments and epochs:
+        arguments = {**arguments, "epochs": epochs}
     return factory(**arguments)
 
 
