@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -281,17 +282,13 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     say(f"  {plan.describe()}", style=None if plan.applies else "yellow")
     update_run_info(run_dir, fast_path=plan.as_dict())
 
+    # Keras' own fit, or the scanned loop with the same arguments (plus the seed of its epoch order)
+    fit_arrays = functools.partial(trainer.fit, seed=recipe.seed) if trainer else prepared.model.fit
+
     def fit_once(batch_size: int) -> None:
         first = max(initial_epoch, len(history.get("epoch", [])))  # after an OOM retry: the epochs done
-        if first < recipe.train.epochs and trainer is not None:
-            trainer.fit(
-                x["train"], y["train"],
-                validation_data=(x["validation"], y["validation"]) if x["validation"] is not None else None,
-                epochs=recipe.train.epochs, initial_epoch=first, batch_size=batch_size,
-                shuffle=recipe.train.shuffle, class_weight=prepared.class_weight, callbacks=callbacks,
-                verbose=verbosity(recipe.train.verbose), seed=recipe.seed)
-        elif first < recipe.train.epochs:
-            prepared.model.fit(
+        if first < recipe.train.epochs:
+            fit_arrays(
                 x["train"], y["train"],
                 validation_data=(x["validation"], y["validation"]) if x["validation"] is not None else None,
                 epochs=recipe.train.epochs, initial_epoch=first, batch_size=batch_size,

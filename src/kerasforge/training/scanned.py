@@ -125,6 +125,14 @@ def _length(tree: Any) -> int:
     return int(jax.tree_util.tree_leaves(tree)[0].shape[0])
 
 
+def _zero_logs(step: Any, *args: Any) -> Any:
+    """Zeros shaped like the logs ``step(*args)`` returns first (a scan's initial carry; traced, not run)."""
+    import jax
+
+    logs_shape, _ = jax.eval_shape(step, *args)
+    return jax.tree_util.tree_map(lambda s: jax.numpy.zeros(s.shape, s.dtype), logs_shape)
+
+
 def _train_chunk_function(model: Any, chunk: int, masked: bool) -> Any:
     """A compiled ``(state, data, order, start, valid) -> (logs, state)`` running ``chunk`` train steps
     from batch ``start`` of ``order`` (batch index rows); with ``masked``, steps from ``valid`` on are skipped."""
@@ -135,9 +143,6 @@ def _train_chunk_function(model: Any, chunk: int, masked: bool) -> Any:
         def one_step(state: Any, i: Any) -> Any:
             index = lax.dynamic_index_in_dim(order, start + i, keepdims=False)
             return model.train_step(state, _take(data, index))
-
-        logs_shape, _ = jax.eval_shape(one_step, state, 0)
-        zero_logs = jax.tree_util.tree_map(lambda s: jax.numpy.zeros(s.shape, s.dtype), logs_shape)
 
         def body(carry: Any, i: Any) -> Any:
             state, logs = carry
@@ -151,7 +156,7 @@ def _train_chunk_function(model: Any, chunk: int, masked: bool) -> Any:
 
             return lax.cond(i < valid, step, lambda operands: operands, (state, logs)), None
 
-        (state, logs), _ = lax.scan(body, (state, zero_logs), jax.numpy.arange(chunk))
+        (state, logs), _ = lax.scan(body, (state, _zero_logs(one_step, state, 0)), jax.numpy.arange(chunk))
         return logs, state
 
     return jax.jit(run, donate_argnums=0)
@@ -176,9 +181,7 @@ def _evaluate_function(model: Any, batch_size: int) -> Any:
                 return (state, logs), None
 
             first = jax.tree_util.tree_map(lambda a: a[0], batches)
-            logs_shape, _ = jax.eval_shape(model.test_step, state, first)
-            zero_logs = jax.tree_util.tree_map(lambda s: jax.numpy.zeros(s.shape, s.dtype), logs_shape)
-            (state, logs), _ = lax.scan(body, (state, zero_logs), batches)
+            (state, logs), _ = lax.scan(body, (state, _zero_logs(model.test_step, state, first)), batches)
         if examples > full * batch_size:
             logs, state = model.test_step(state, jax.tree_util.tree_map(lambda a: a[full * batch_size:], data))
         return logs, state
@@ -202,14 +205,14 @@ class ScannedTrainer:
 
     # -- data -------------------------------------------------------------------------------------
     def _on_device(self, *arrays: Any) -> Any:
-        """The arrays as device arrays (cached by identity, so a second fit or evaluation reuses them)."""
+        """The arrays as device arrays, sent once: a later fit or evaluation of the same arrays (the
+        validation set every epoch, a retry after running out of memory) reuses the device copy."""
         import jax
 
         key = tuple(id(a) for a in arrays)
         cached = self._device_data.get(key)
         if cached is None or any(c is not a for c, a in zip(cached[0], arrays, strict=True)):
-            cached = (arrays, jax.device_put(arrays))
-            self._device_data = {key: cached, **{k: v for k, v in list(self._device_data.items())[-3:]}}
+            cached = self._device_data[key] = (arrays, jax.device_put(arrays))
         return cached[1]
 
     # -- training ---------------------------------------------------------------------------------
@@ -228,7 +231,7 @@ class ScannedTrainer:
             sample_weight = np.asarray(class_weight_to_sample_weights(np.asarray(y), class_weight), "float32")
         examples = _length(x)
         layout = scan_layout(examples, batch_size, chunk=self.chunk)
-        data = self._on_device(x, y, sample_weight)
+        data = (*self._on_device(x, y), None if sample_weight is None else jax.device_put(sample_weight))
         probe = tuple(None if a is None else jax.tree_util.tree_map(lambda v: np.asarray(v[:layout.batch_size]), a)
                       for a in (x, y, sample_weight))
         model._symbolic_build(data_batch=probe)

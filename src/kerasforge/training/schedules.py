@@ -52,11 +52,30 @@ def cosine(epochs: int = 10, min_lr: float = 0.0, warmup_epochs: int = 0, initia
     return schedule
 
 
+def linear_warmup_decay(epochs: int = 10, warmup_epochs: float = 2, min_lr: float = 0.0,
+                        initial_lr: float = 1e-3) -> Schedule:
+    """A triangle: the rate rises linearly from 0 to ``initial_lr`` over ``warmup_epochs``, then falls
+    linearly to ``min_lr`` at the end of ``epochs``. Each epoch trains at the triangle's value at its middle.
+
+    >>> f = linear_warmup_decay(epochs=10, warmup_epochs=2, initial_lr=1.0)
+    >>> [round(f(e, 0.0), 4) for e in (0, 1, 2, 9)]
+    [0.25, 0.75, 0.9375, 0.0625]
+    """
+    def schedule(epoch: int, lr: float) -> float:
+        middle = epoch + 0.5
+        if middle < warmup_epochs:
+            return initial_lr * middle / warmup_epochs
+        progress = min(1.0, (middle - warmup_epochs) / max(1e-9, epochs - warmup_epochs))
+        return initial_lr + (min_lr - initial_lr) * progress
+    return schedule
+
+
 SCHEDULES: dict[str, Callable[..., Schedule]] = {
     "constant_then_exponential": constant_then_exponential,
     "step_decay": step_decay,
     "exponential": exponential,
     "cosine": cosine,
+    "linear_warmup_decay": linear_warmup_decay,
 }
 
 
@@ -92,24 +111,3 @@ def make_schedule(name: str, arguments: dict, *, initial_lr: float, epochs: int 
     if "epochs" in params and "epochs" not in arguments and epochs:
         arguments = {**arguments, "epochs": epochs}
     return factory(**arguments)
-
-
-def linear_warmup_decay(epochs: int = 10, warmup_epochs: float = 2, min_lr: float = 0.0,
-                        initial_lr: float = 1e-3) -> Schedule:
-    """A triangle: the rate rises linearly from 0 to ``initial_lr`` over ``warmup_epochs``, then falls
-    linearly to ``min_lr`` at the end of ``epochs``. Each epoch trains at the triangle's value at its middle.
-
-    >>> f = linear_warmup_decay(epochs=10, warmup_epochs=2, initial_lr=1.0)
-    >>> [round(f(e, 0.0), 4) for e in (0, 1, 2, 9)]
-    [0.25, 0.75, 0.9375, 0.0625]
-    """
-    def schedule(epoch: int, lr: float) -> float:
-        middle = epoch + 0.5
-        if middle < warmup_epochs:
-            return initial_lr * middle / warmup_epochs
-        progress = min(1.0, (middle - warmup_epochs) / max(1e-9, epochs - warmup_epochs))
-        return initial_lr + (min_lr - initial_lr) * progress
-    return schedule
-
-
-SCHEDULES["linear_warmup_decay"] = linear_warmup_decay
