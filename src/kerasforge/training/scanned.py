@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .fastpath import _has_strings
+
 # Steps one compiled call runs on a CPU (GPU: the whole epoch in one call). As with Keras'
 # steps_per_execution, more only makes the progress bar coarser; a CPU epoch can take minutes.
 CPU_CHUNK_STEPS = 64
@@ -79,8 +81,7 @@ def scan_fallback_reason(model: Any, x: Any) -> str | None:
         return "the model runs eagerly"
     if keras.distribution.distribution() is not None:
         return "a multi-device distribution is set"
-    leaves = list(x.values()) if isinstance(x, dict) else (list(x) if isinstance(x, list | tuple) else [x])
-    if any(getattr(getattr(leaf, "dtype", None), "kind", "O") not in "biuf" for leaf in leaves):
+    if _has_strings(x):
         return "the features are not numeric arrays"
     return None
 
