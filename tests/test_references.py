@@ -76,3 +76,28 @@ def test_text_that_is_not_a_reference_is_refused(text):
     assert not is_reference(text)
     with pytest.raises(KerasforgeError, match="is not a Python reference"):
         load_reference(text, where="model.ref")
+
+
+def test_a_recipe_folder_goes_after_the_installed_packages(tmp_path):
+    add_to_path(tmp_path)
+    try:
+        site = next(i for i, p in enumerate(sys.path) if "site-packages" in p)
+        assert sys.path.index(str(tmp_path.resolve())) > site
+    finally:
+        sys.path.remove(str(tmp_path.resolve()))
+
+
+def test_a_reference_to_a_module_shadowed_beside_the_recipe_is_refused(tmp_path):
+    """json.py beside the recipe never replaces the standard library's json; naming it says to rename it."""
+    (tmp_path / "json.py").write_text("def loads(text):\n    return 'mine'\n", encoding="utf-8")
+    add_to_path(tmp_path)
+    try:
+        with pytest.raises(ModelError) as err:
+            load_reference("json:loads", where="model.layers[0].type", error=ModelError)
+        text = str(err.value)
+        assert "json.py" in text and "standard library" in text and "Rename" in text
+        import json
+
+        assert json.loads("1") == 1
+    finally:
+        sys.path.remove(str(tmp_path.resolve()))

@@ -30,8 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     set_quiet(bool(getattr(args, "quiet", False)))
+    from .trust import trusting
+
     try:
-        args.handler(args)
+        with trusting(bool(getattr(args, "trust_code", False))):
+            args.handler(args)
         return 0
     except KerasforgeError as exc:
         if args.debug:
@@ -84,11 +87,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a run folder or a saved model file (.keras, .h5)")
     p.add_argument("files", nargs="+")
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    add_trust_code(p)
 
     command("recipes", _recipes, "list the built-in recipes")
     for module in _command_modules():
         module.register(command)
     return parser
+
+
+def add_trust_code(p: argparse.ArgumentParser) -> None:
+    """``--trust-code``: let a run folder's recipe import its ``module:Name`` code (see kerasforge.trust)."""
+    p.add_argument("--trust-code", action="store_true",
+                   help="allow importing the code a run folder's recipe names (module:Name), e.g. a custom "
+                        "model; only for run folders you trust")
 
 
 def _command_modules() -> list:

@@ -76,8 +76,9 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     >>> run = train("fashion_mnist_cnn", overrides=["train.epochs=1"])   # doctest: +SKIP
     >>> run = train("digits_mlp", devices="all")                         # doctest: +SKIP
     """
-    if isinstance(recipe, str | Path):
-        add_to_path(resolve_recipe_path(recipe).parent.resolve())  # `module:Name` next to the recipe
+    code_dir = None
+    if isinstance(recipe, str | Path):  # `module:Name` next to the recipe (after the installed packages)
+        code_dir = add_to_path(resolve_recipe_path(recipe).parent.resolve())
     recipe = load_recipe(recipe, overrides)
     spec = DistributionSpec(devices, num_processes, process_id, coordinator)
     spec = spec.resolved() if spec.active else None  # argument errors before the slow imports
@@ -96,6 +97,8 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
         recipe, prepared, output_dir, False if dist and dist.process_count > 1 else resume)
     if dist:
         update_run_info(run_dir, distribution=dist.as_dict())
+    if code_dir is not None:  # where predict/export/serve --trust-code find the recipe's modules
+        update_run_info(run_dir, code_dir=str(code_dir))
     if show_summary and not is_quiet():
         prepared.model.summary()
     fit(fit_recipe, prepared, run_dir, history, initial_epoch, list(callbacks or []))

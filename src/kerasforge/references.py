@@ -2,7 +2,10 @@
 
 Recipes name the user's own models, layers, callbacks and schedules as ``module:Name``. The module is
 imported the ordinary way, so it must be importable: installed, on ``PYTHONPATH``, or in the recipe's
-folder, which kerasforge puts on ``sys.path`` (:func:`add_to_path`) before it builds anything.
+folder, which kerasforge adds to the *end* of ``sys.path`` (:func:`add_to_path`) before it builds
+anything. The standard library and installed packages always come first: a ``json.py`` beside a
+recipe is never imported in place of :mod:`json`, and a recipe that names such a shadowed module is
+refused with the file to rename.
 
 Example:
     >>> from kerasforge.references import load_reference
@@ -32,20 +35,55 @@ def is_reference(text: Any) -> bool:
     return isinstance(text, str) and _REFERENCE.fullmatch(text) is not None
 
 
+_CODE_FOLDERS: list[Path] = []  # folders of recipes whose modules may be imported (after site-packages)
+
+
 def add_to_path(folder: str | Path) -> Path:
-    """Put ``folder`` at the front of ``sys.path`` (once), so modules beside a recipe can be imported.
+    """Put ``folder`` at the *end* of ``sys.path`` (once), so modules beside a recipe can be imported
+    without ever replacing a standard-library or installed module of the same name.
 
     >>> import sys
     >>> folder = add_to_path(".")
-    >>> str(folder) in sys.path
+    >>> sys.path.index(str(folder)) > sys.path.index(next(p for p in sys.path if "site-packages" in p))
     True
     """
     path = Path(folder).expanduser().resolve()
     text = str(path)
+    if path not in _CODE_FOLDERS:
+        _CODE_FOLDERS.append(path)
     if text not in sys.path:
-        sys.path.insert(0, text)
+        sys.path.append(text)
         importlib.invalidate_caches()
     return path
+
+
+def code_folders() -> list[Path]:
+    """The recipe folders added by :func:`add_to_path`, oldest first."""
+    return list(_CODE_FOLDERS)
+
+
+def _shadowed(module_name: str) -> tuple[Path, str] | None:
+    """``(file beside a recipe, what wins instead)`` when a recipe folder holds a module of this top-level
+    name that the standard library or an installed package provides too; None otherwise."""
+    import importlib.machinery
+
+    top = module_name.split(".", 1)[0]
+    local = next((f for folder in _CODE_FOLDERS for f in (folder / f"{top}.py", folder / top / "__init__.py")
+                  if f.is_file()), None)
+    if local is None:
+        return None
+    if top in sys.builtin_module_names:
+        return local, "a built-in module of Python"
+    loaded = sys.modules.get(top)
+    origin = getattr(getattr(loaded, "__spec__", None), "origin", None) if loaded is not None else None
+    if origin is None:
+        others = [p for p in sys.path if p and Path(p).resolve() not in _CODE_FOLDERS]
+        spec = importlib.machinery.PathFinder.find_spec(top, others)
+        origin = spec.origin if spec is not None else None
+    if origin is None or Path(origin).resolve() == local.resolve():
+        return None
+    kind = "the standard library" if top in getattr(sys, "stdlib_module_names", ()) else "an installed package"
+    return local, f"{kind} ({origin})"
 
 
 def load_reference(ref: str, *, where: str, error: type[KerasforgeError] = KerasforgeError) -> Any:
@@ -83,6 +121,17 @@ def load_reference(ref: str, *, where: str, error: type[KerasforgeError] = Keras
 
 
 def _import(module_name: str, ref: str, where: str, error: type[KerasforgeError]) -> Any:
+    shadow = _shadowed(module_name)
+    if shadow is not None:
+        local, winner = shadow
+        top = module_name.split(".", 1)[0]
+        raise error(
+            f"{ref!r} names module {top!r}, which {local} beside the recipe shares with {winner}; kerasforge "
+            "never lets a file beside a recipe replace such a module",
+            where=where,
+            fix=f"Rename {local.name} to a name of its own (e.g. my_{local.stem if local.name != '__init__.py' else top}"
+                f"{'.py' if local.name != '__init__.py' else ''}) and the reference with it.",
+        )
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -92,8 +141,8 @@ def _import(module_name: str, ref: str, where: str, error: type[KerasforgeError]
                 f"cannot import module {module_name!r} (from {ref!r}): no module named {missing!r}",
                 where=where,
                 fix=f"Put {module_name.replace('.', '/')}.py next to the recipe (kerasforge adds the "
-                    "recipe's folder to sys.path), or install it / add its folder to PYTHONPATH. "
-                    f"Folders searched first: {_listing(sys.path[:3])}.",
+                    "recipe's folder to sys.path, after the installed packages), or install it / add its "
+                    f"folder to PYTHONPATH. Recipe folders searched: {_listing([str(f) for f in _CODE_FOLDERS])}.",
             ) from None
         raise error(
             f"module {module_name!r} (from {ref!r}) was found but imports {missing!r}, which is not installed",

@@ -120,12 +120,21 @@ def _alive(pid: Any) -> bool:
         return True
 
 
-def load_run(path: str | Path, *, with_model: bool = True) -> Run:
+def load_run(path: str | Path, *, with_model: bool = True, trust_code: bool | None = None) -> Run:
     """Open a finished run folder: recipe, history, metrics and (by default) the model.
 
     Models are loaded with Keras' ``safe_mode``; a subclassed model that Keras cannot rebuild from
-    ``model.keras`` is rebuilt from the recipe and given the saved weights.
+    ``model.keras`` is rebuilt from the recipe and given the saved weights. Code the recipe names
+    (``module:Name``) is imported only with ``trust_code=True`` (``None``: the CLI's ``--trust-code``,
+    see :mod:`kerasforge.trust`); the modules are then found beside the recipe the run was trained from.
     """
+    from .trust import trusting
+
+    with trusting(trust_code):
+        return _load_run(Path(path), with_model)
+
+
+def _load_run(path: Path, with_model: bool) -> Run:
     path = Path(path)
     if not (path / "run.json").is_file():
         raise KerasforgeError(f"{path} is not a kerasforge run folder (it has no run.json)", where=str(path),
@@ -145,17 +154,21 @@ def load_run_model(run: Run):
 
     configure_backend(run.recipe.backend)
     from .saving import load_model_file
+    from .trust import import_run_code, refuse_untrusted
 
     model_file = run.path / "model.keras"
     if not model_file.is_file():
         raise KerasforgeError(f"{run.path} has no model.keras (status: {run.info.get('status', 'unknown')})",
                               where=str(run.path), fix="Finish the run first: run the same `kforge train` again.")
+    import_run_code(run)  # with --trust-code only: custom classes registered before model.keras is read
     try:
         return load_model_file(model_file)
-    except KerasforgeError:
+    except KerasforgeError as exc:
         weights = run.path / "model.weights.h5"
         if run.recipe.model.kind != "python" or not weights.is_file():
             raise
+        refuse_untrusted(run.recipe, where=str(run.path / "recipe.yaml"),
+                         doing=f"model.keras did not load ({exc.what[:200]}); rebuilding the model from recipe.yaml")
     from .data.dataset import input_dtype
     from .models import build_model
 

@@ -18,6 +18,9 @@ FORMAT_HELP = ("keras, h5, weights, savedmodel, tflite, onnx; repeat it or give 
 def register(command) -> None:
     """Add ``export`` to ``kforge``."""
     p = command("export", _export, "export a run's model (keras, h5, weights, savedmodel, tflite, onnx), verified")
+    from ..cli import add_trust_code
+
+    add_trust_code(p)
     p.add_argument("run", help="a run folder (runs/...); with --verify-only also an export folder")
     p.add_argument("--format", "-f", dest="formats", action="append", default=[], metavar="FORMAT",
                    help=FORMAT_HELP)

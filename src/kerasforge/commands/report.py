@@ -14,6 +14,9 @@ import argparse
 def register(command) -> None:
     """Add ``report`` and ``compare`` to ``kforge``."""
     p = command("report", _report, "rebuild the evaluation, plots, diagnosis and report.html of a run folder")
+    from ..cli import add_trust_code
+
+    add_trust_code(p)
     p.add_argument("run", nargs="+", help="one or more run folders")
     p = command("compare", _compare, "write an HTML page comparing runs: metrics, curves, recipe differences")
     p.add_argument("runs", nargs="+", help="two or more run folders")

@@ -16,6 +16,9 @@ from ..errors import KerasforgeError
 def register(command) -> None:
     """Add ``kforge serve`` to the CLI."""
     p = command("serve", _serve, "serve runs or exports over HTTP: TF-Serving REST API, web page, metrics")
+    from ..cli import add_trust_code
+
+    add_trust_code(p)
     p.add_argument("models", nargs="+", metavar="RUN_OR_EXPORT",
                    help="a run folder, an export folder or a .onnx file; NAME=PATH to choose the model's name "
                         "(default: the recipe's name)")

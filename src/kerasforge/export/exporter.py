@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..console import say
+from ..trust import trust_option
 from .card import make_card, write_card
 from .errors import ExportError, all_layers, converter_problem
 from .formats import FORMATS, folder_name, parse_formats
@@ -50,6 +51,7 @@ class ExportResult:
         return self.card["verification"]
 
 
+@trust_option
 def export_run(run_path: str | Path, formats: Iterable[str] | str, *, quantize: str | None = None,
                output: str | Path | None = None, examples: int = DEFAULT_EXAMPLES) -> dict[str, ExportResult]:
     """Export the run at ``run_path`` to each of ``formats``; returns ``{folder name: ExportResult}``.

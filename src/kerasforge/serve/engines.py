@@ -46,12 +46,13 @@ class KerasEngine:
 
     name = "keras"
 
-    def __init__(self, model: Any, spec: InputSpec, *, raw_inputs: bool = False) -> None:
+    def __init__(self, model: Any, spec: InputSpec, *, raw_inputs: bool = False, logits: bool = False) -> None:
         from ..predict import _model_input
 
         self.model = model
         self.spec = spec
         self.raw_inputs = raw_inputs
+        self.logits = logits  # the model emits logits (from_logits: true): softmax/sigmoid applied here
         self._shape, _ = _model_input(model)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -64,7 +65,7 @@ class KerasEngine:
         if self._shape:
             x = fit_features(x, self._shape, where="instances")
         n = len(x)
-        out = _probabilities(self.model.predict_on_batch(_pad_to_bucket(x)))
+        out = _probabilities(self.model.predict_on_batch(_pad_to_bucket(x)), logits=self.logits)
         return out[:n].astype("float32")
 
     def versions(self) -> dict[str, str]:

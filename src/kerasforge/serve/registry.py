@@ -134,7 +134,10 @@ def _open_run(path: Path, name: str | None) -> ServedModel:
     if onnx.is_file():
         return _open_export(onnx.parent, name or run_name, onnx=onnx)
     run = load_run(path)  # Keras' safe_mode
-    engine = KerasEngine(run.model, spec_from_info(run.data_info or info))
+    from ..predict import emits_logits
+
+    engine = KerasEngine(run.model, spec_from_info(run.data_info or info),
+                         logits=emits_logits(run.recipe, run.data_info or info))
     return ServedModel(name=_checked_name(name or run.recipe.name, path), path=path, engine=engine,
                        class_names=_class_names(run.data_info or info), info=run.data_info or info)
 
