@@ -707,17 +707,9 @@ def read_recipe_data(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> 
         chain = " -> ".join(p.name for p in (*_seen, path))
         raise RecipeError(f"'extends' goes round in a circle: {chain}", where=str(path),
                           fix="Remove one of the 'extends' lines.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RecipeError(f"is not valid YAML{at}: {problem}", where=str(path),
-                          fix="Check the indentation and the ':' after each key on that line.") from None
-    except OSError as exc:
-        raise RecipeError(f"cannot be read ({exc.strerror})", where=str(path),
-                          fix="Check the file exists and is readable.") from None
+    from .recipe_yaml import check_extends, load_yaml_file
+
+    data = load_yaml_file(path)  # encoding, duplicate keys, alias bombs and nesting checked there
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -727,6 +719,7 @@ def read_recipe_data(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> 
     parent = data.pop("extends", None)
     if parent is None:
         return data
+    check_extends(parent, where=str(path))
     parent_ref = Path(parent)
     if not parent_ref.is_absolute() and (path.parent / parent_ref).is_file():
         parent_ref = path.parent / parent_ref
@@ -797,15 +790,10 @@ def apply_override(data: dict[str, Any], item: str) -> None:
     if "=" not in item:
         raise RecipeError(f"override {item!r} needs the form path=value", where="--set",
                           fix="Write it like train.epochs=3 or data.subset=1000.")
+    from .recipe_yaml import load_yaml_value, set_path
+
     path, raw = item.split("=", 1)
-    keys = path.strip().split(".")
-    node = data
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise RecipeError(f"cannot set {path!r}: {key!r} is not a section", where="--set",
-                              fix="Point the override at a key inside a section, e.g. train.epochs=3.")
-    node[keys[-1]] = yaml.safe_load(raw)
+    set_path(data, path.strip(), load_yaml_value(raw, where=f"--set {path.strip()}"))
 
 
 def yaml_path(loc: tuple[Any, ...], data: Any) -> str:
