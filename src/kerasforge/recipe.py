@@ -40,6 +40,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import RecipeError, did_you_mean
+from .recipe_strict import check_kwargs, reject_bool_numbers
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits", "image_folder", "text_folder", "csv")
 KERAS_CALLBACKS = (
@@ -56,7 +57,7 @@ BUILTIN_RECIPES = Path(__file__).parent / "recipes"
 class Section(BaseModel):
     """A recipe section: unknown keys are rejected with a "did you mean" hint."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -71,13 +72,14 @@ class Section(BaseModel):
                         {"key": str(key), "hint": did_you_mean(str(key), allowed),
                          "allowed": ", ".join(sorted(allowed))},
                     )
+            reject_bool_numbers(cls.model_fields, data)  # `epochs: true`, `rate: .nan`
         return data
 
 
 class KerasObject(BaseModel):
     """A Keras class by name plus its keyword arguments: ``{type: Dense, units: 10}`` or ``"Flatten"``."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     type: str = Field(min_length=1)
 
@@ -93,6 +95,10 @@ class KerasObject(BaseModel):
                 "or just the name as a string; got keys {keys}",
                 {"keys": ", ".join(map(str, data)) or "none"},
             )
+        if isinstance(data, dict):  # Keras kwargs: real numbers (`1e-3` as text becomes one)
+            reject_bool_numbers(cls.model_fields, data)
+            extras = {k: v for k, v in data.items() if k not in cls.model_fields}
+            data = {**data, **check_kwargs(extras)}
         return data
 
     @property
@@ -111,7 +117,7 @@ def _objects_named(value: Any) -> Any:
 class ImbalanceSpec(Section):
     """Keep only ``fraction`` of one class's training examples (the test split is left as it is)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True, allow_inf_nan=False)
 
     class_id: NonNegativeInt = Field(alias="class")
     fraction: float = Field(gt=0.0, le=1.0)
@@ -219,6 +225,11 @@ class PythonModelSpec(Section):
     ref: str
     kwargs: dict[str, Any] = Field(default_factory=dict)
     input_shape: list[PositiveInt | None] | None = None
+
+    @field_validator("kwargs", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        return check_kwargs(value) if isinstance(value, dict) else value
 
     @field_validator("ref")
     @classmethod
@@ -341,14 +352,17 @@ class LearningRateSchedulerSpec(_Callback):
     """``schedule`` is a named schedule (see ``kerasforge.training.schedules``) or ``module:function``;
     the remaining keys are that schedule's arguments."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     type: Literal["LearningRateScheduler"]
     schedule: str
     verbose: NonNegativeInt = 0
 
     @model_validator(mode="before")
     @classmethod
-    def _reject_unknown_keys(cls, data: Any) -> Any:  # schedule arguments are free-form
+    def _reject_unknown_keys(cls, data: Any) -> Any:  # schedule arguments are free-form (but numbers)
+        if isinstance(data, dict):
+            reject_bool_numbers(cls.model_fields, data)
+            data = {**data, **check_kwargs({k: v for k, v in data.items() if k not in cls.model_fields})}
         return data
 
 
@@ -485,7 +499,7 @@ class ParamSpec(Section):
     step: PositiveFloat | None = None
     log: bool | None = None
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True, allow_inf_nan=False)
 
     @model_serializer(mode="wrap")
     def _int_as_written(self, handler: Any) -> Any:
@@ -819,6 +833,9 @@ _TAGS = {"sequential", "functional", "python", "custom", "str", "LossSpec", *_TY
 
 
 _FIXES = {
+    "bool_number": "Write a number.",
+    "not_finite": "Write a finite number.",
+    "word_number": "Write it in digits, e.g. 10 or 1e-3.",
     "missing": "Add it.",
     "int_parsing": "Write a whole number.",
     "int_type": "Write a whole number.",
@@ -831,6 +848,9 @@ _FIXES = {
 }
 
 
+_NUMBER_ERRORS = ("bool_number", "not_finite", "word_number")  # raised by recipe_strict, naming their key
+
+
 def recipe_error_from(exc: ValidationError, data: Any, where: str | None = None) -> RecipeError:
     """The first (most useful) problem of a ``ValidationError`` as a one-paragraph :class:`RecipeError`."""
     errors = exc.errors(include_url=False)
@@ -839,7 +859,7 @@ def recipe_error_from(exc: ValidationError, data: Any, where: str | None = None)
                                -len(e["loc"])))
     err = errors[0]
     path = yaml_path(tuple(err["loc"]), data)
-    if err["type"] == "unknown_key":
+    if err["type"] in ("unknown_key", *_NUMBER_ERRORS):
         path = f"{path}.{err['ctx']['key']}" if path != "(top level)" else err["ctx"]["key"]
         message = err["msg"]
     elif err["type"] == "literal_error":
