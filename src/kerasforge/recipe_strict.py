@@ -49,7 +49,7 @@ def _accepts_bool(annotation: Any) -> bool:
         return _accepts_bool(typing.get_args(annotation)[0])
     if origin is typing.Union or origin is types.UnionType:
         return any(_accepts_bool(a) for a in typing.get_args(annotation))
-    return not _is_numeric(annotation)
+    return False
 
 
 def _is_numeric(annotation: Any) -> bool:
@@ -95,7 +95,7 @@ def reject_bool_numbers(model_fields: dict[str, Any], data: dict[str, Any]) -> N
 
 def _check_value(key: str, annotation: Any, value: Any) -> None:
     if isinstance(value, bool):
-        if not _accepts_bool(annotation):
+        if _is_numeric(annotation) and not _accepts_bool(annotation):
             raise PydanticCustomError("bool_number", "'{key}' must be a number, not {value} (YAML reads "
                                       "true/false/yes/no/on/off as booleans)", {"key": key, "value": str(value).lower()})
         return

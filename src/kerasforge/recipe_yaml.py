@@ -206,26 +206,29 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     node: Any = data
     for i, step in enumerate(steps[:-1]):
         here = _shown_path(steps[:i + 1])
+        following = steps[i + 1]
         if isinstance(step, int):
             if not isinstance(node, list) or not -len(node) <= step < len(node):
                 size = f"a list of {len(node)}" if isinstance(node, list) else f"a {type(node).__name__}"
                 raise RecipeError(f"cannot set {path!r}: {here} is out of range ({_shown_path(steps[:i])} is "
                                   f"{size})", where=f"--set {path}", fix="Count list items from 0.")
-            node = node[step]
         else:
             if not isinstance(node, dict):
                 raise RecipeError(f"cannot set {path!r}: {_shown_path(steps[:i])} is not a section",
                                   where=f"--set {path}", fix="Point the override at a key inside a section, "
                                   "e.g. train.epochs=3.")
-            if isinstance(steps[i + 1], int) and step not in node:
-                raise RecipeError(f"cannot set {path!r}: the recipe has no list {here}", where=f"--set {path}",
-                                  fix="Index only lists the recipe has, e.g. model.layers[0].")
-            if isinstance(node.get(step), str) and not isinstance(steps[i + 1], int):
-                node[step] = {"type": node[step]}  # a bare name (`Flatten`, `adam`) gains kwargs
-            node = node.setdefault(step, {})
-            if not isinstance(node, dict | list):
-                raise RecipeError(f"cannot set {path!r}: {here!r} is not a section", where=f"--set {path}",
-                                  fix="Point the override at a key inside a section, e.g. train.epochs=3.")
+            if step not in node:
+                if isinstance(following, int):
+                    raise RecipeError(f"cannot set {path!r}: the recipe has no list {here}",
+                                      where=f"--set {path}", fix="Index only lists the recipe has, e.g. "
+                                      "model.layers[0].")
+                node[step] = {}
+        if isinstance(node[step], str) and isinstance(following, str):
+            node[step] = {"type": node[step]}  # a bare name (`Flatten`, `adam`) gains kwargs
+        if not isinstance(node[step], dict | list):
+            raise RecipeError(f"cannot set {path!r}: {here} is not a section", where=f"--set {path}",
+                              fix="Point the override at a key inside a section, e.g. train.epochs=3.")
+        node = node[step]
     last = steps[-1]
     if isinstance(last, int):
         if not isinstance(node, list) or not -len(node) <= last < len(node):

@@ -188,3 +188,116 @@ def test_real_console_script_exit_code(tmp_path):
     assert done.returncode == 2
     assert "train.epoch" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+# ---- recipe files that are not readable YAML text ------------------------------------------------------
+BODY = ("data: {dataset: digits, subset: 300}\n"
+        "model: {layers: [Flatten, {type: Dense, units: 10, activation: softmax}]}\n")
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n" + BODY
+
+
+@pytest.mark.parametrize("content, expected", [
+    (BODY.replace("digits", "d\xefgits").encode("latin-1"), ["not UTF-8", "line 1"]),
+    (b"\x00\x01\x02\xff binary", ["binary"]),
+    (b"\xff\xfe" + "data: {}\n".encode("utf-16-le")[:5], ["utf-16"]),
+    ("a: " + "[" * 5000 + "]" * 5000 + "\n", ["nests"]),
+    ("".join(" " * i + f"k{i}:\n" for i in range(200)), ["nests more than"]),
+    ("data: {dataset: digits}\ndata: {dataset: mnist}\nmodel: {layers: [Flatten]}\n", ["'data' appears twice", "line 1"]),
+    ("train: {epochs: 1, epochs: 2}\n" + BODY, ["'epochs' appears twice"]),
+    (_bomb(), ["alias bomb"]),
+    ("- data\n- model\n", ["mapping of sections", "list"]),
+    ("just words\n", ["mapping of sections"]),
+    ("{[1, 2]: x}\n", ["key"]),
+    ("extends: 5\n" + BODY, ["extends", "int"]),
+    ("extends: [a, b]\n" + BODY, ["extends", "list"]),
+    ("extends: {path: x}\n" + BODY, ["extends", "dict"]),
+])
+def test_recipe_files_that_are_not_yaml_text(capsys, tmp_path, content, expected):
+    path = tmp_path / "recipe.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    assert_clear_error(capsys, ["check", str(path)], *expected)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_recipe_files_with_a_byte_order_mark_are_read(capsys, tmp_path, encoding):
+    path = tmp_path / "recipe.yaml"
+    path.write_bytes(BODY.encode(encoding))
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+
+
+# ---- numbers that are not numbers ------------------------------------------------------------------------
+@pytest.mark.parametrize("changes, expected", [
+    ({"train.epochs": True}, ["train.epochs", "not true"]),
+    ({"train.batch_size": False}, ["train.batch_size", "not false"]),
+    ({"seed": True}, ["seed", "number"]),
+    ({"data.subset": True}, ["data.subset"]),
+    ({"train.validation_split": float("nan")}, ["train.validation_split", "finite"]),
+    ({"train.optimizer": {"type": "adam", "learning_rate": float("inf")}}, ["learning_rate", "finite"]),
+    ({"train.class_weight": {0: float("inf")}}, ["train.class_weight", "finite"]),
+    ({"model.input_shape": [8, True, 1]}, ["model.input_shape", "number"]),
+    ({"model.layers": ["Flatten", {"type": "Dense", "units": "ten"}]}, ["model.layers[1].units", "the word 'ten'"]),
+    ({"model.layers": ["Flatten", {"type": "Dense", "units": True}]}, ["model.layers[1].units", "not true"]),
+    ({"model.layers": ["Flatten", {"type": "Dropout", "rate": float("nan")}]}, ["model.layers[1].rate", "finite"]),
+    ({"train.optimizer": {"type": "sgd", "momentum": "high"}}, ["train.optimizer.momentum", "word"]),
+    ({"train.callbacks": [{"type": "EarlyStopping", "patience": True}]}, ["train.callbacks[0].patience"]),
+])
+def test_numbers_that_are_not_numbers(capsys, tmp_path, changes, expected):
+    assert_clear_error(capsys, ["check", str(recipe_file(tmp_path, changes))], *expected)
+
+
+def test_numbers_in_scientific_notation_are_numbers(capsys, tmp_path):
+    text = BODY.replace("units: 10", "units: 1e1") + "train: {optimizer: {type: adam, learning_rate: 1e-3}}\n"
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+    path.write_text(BODY.replace("units: 10", "units: '1e1'") + "train: {optimizer: {type: adam, beta_1: '9e-1'}}\n")
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+    from kerasforge.recipe import load_recipe
+
+    assert load_recipe(path).model.layers[1].kwargs["units"] == 10
+
+
+# ---- module:name references that import but are the wrong kind of thing --------------------------------
+@pytest.mark.parametrize("changes, expected", [
+    ({"train.callbacks": ["collections:OrderedDict"]}, ["train.callbacks[0].type", "Callback"]),
+    ({"train.callbacks": ["os.path:join"]}, ["train.callbacks[0].type", "Callback"]),
+    ({"train.callbacks": [{"type": "LearningRateScheduler", "schedule": "math:pi"}]}, ["schedule", "float"]),
+    ({"train.callbacks": [{"type": "LearningRateScheduler", "schedule": "collections:OrderedDict"}]}, ["schedule"]),
+    ({"model.layers": ["Flatten", {"type": "Dense", "units": 10, "activation": "math:pi"}]}, ["activation", "float"]),
+    ({"model.layers": ["Flatten", {"type": "Dense", "units": 10, "activation": "os.path:join"}]},
+     ["model.layers[1].activation", "one tensor"]),
+    ({"train.loss": "math:pi"}, ["train.loss", "loss(y_true, y_pred)"]),
+    ({"train.loss": "collections:OrderedDict"}, ["train.loss"]),
+    ({"train.metrics": ["math:pi"]}, ["train.metrics[0]", "metric"]),
+    ({"model": "math:pi"}, ["model.ref", "float"]),
+])
+def test_references_of_the_wrong_kind(capsys, tmp_path, changes, expected):
+    assert_clear_error(capsys, ["check", str(recipe_file(tmp_path, changes))], *expected)
+
+
+# ---- --set --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("override, expected", [
+    ("train.epochs=[1,", ["--set train.epochs", "not valid YAML"]),
+    ("train.epochs={a", ["--set train.epochs", "not valid YAML"]),
+    ("model.layers[7].units=3", ["model.layers[7]", "out of range"]),
+    ("model.layers[x].units=3", ["not a recipe path"]),
+    ("train.epochs.x=3", ["train.epochs", "not a section"]),
+    ("train.callbacks[0].patience=3", ["train.callbacks", "no list"]),
+    ("train.epochs", ["path=value"]),
+])
+def test_set_values_and_paths_that_do_not_fit(capsys, tmp_path, override, expected):
+    assert_clear_error(capsys, ["check", str(recipe_file(tmp_path)), "--set", override], *expected)
+
+
+def test_set_reaches_into_lists(capsys, tmp_path):
+    from kerasforge.recipe import load_recipe
+
+    recipe = load_recipe(recipe_file(tmp_path), ["model.layers[1].units=12", "model.layers[0].name=flat",
+                                                 "train.optimizer=adam", "train.optimizer.learning_rate=1e-3"])
+    assert recipe.model.layers[1].kwargs["units"] == 12 and recipe.model.layers[0].kwargs["name"] == "flat"
+    assert recipe.train.optimizer.learning_rate == pytest.approx(1e-3)

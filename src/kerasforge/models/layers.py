@@ -241,7 +241,10 @@ def _activation(value: Any, where: str) -> Any:
     if not isinstance(value, str):
         return value
     if is_reference(value):
-        return load_reference(value, where=where, error=ModelError)
+        from ..reference_kinds import expect
+
+        return expect(value, load_reference(value, where=where, error=ModelError), "activation", where=where,
+                      error=ModelError)
     try:
         keras.activations.get(value)
     except (TypeError, ValueError):

@@ -47,9 +47,10 @@ def make_callbacks(specs: list, run_dir: Path, *, initial_lr: float, epochs: int
             callbacks.append(keras.callbacks.LearningRateScheduler(schedule, verbose=spec.verbose))
             continue
         if isinstance(spec, CustomCallbackSpec) and ":" in spec.type:
+            from ..reference_kinds import expect
             from ..references import load_reference
 
-            cls = load_reference(spec.type, where=f"{where}.type")
+            cls = expect(spec.type, load_reference(spec.type, where=f"{where}.type"), "callback", where=f"{where}.type")
         else:
             cls = getattr(keras.callbacks, spec.type)
         try:

@@ -35,9 +35,10 @@ def make_loss(spec: LossSpec | None, default: str, where: str = "train.loss") ->
     if spec is None:
         spec = LossSpec(type=default)
     if ":" in spec.type:
+        from ..reference_kinds import expect
         from ..references import load_reference
 
-        fn = load_reference(spec.type, where=f"{where}.type")
+        fn = expect(spec.type, load_reference(spec.type, where=f"{where}.type"), "loss", where=f"{where}.type")
         return (fn(**spec.kwargs) if inspect.isclass(fn) else fn), spec.type
     cls = _lookup(keras.losses, spec.type, where=f"{where}.type", kind="loss", base=keras.losses.Loss)
     return _construct(cls, spec.kwargs, where), canonical_loss_name(spec.type)
@@ -59,9 +60,10 @@ def make_metrics(specs: list[MetricSpec], where: str = "train.metrics") -> list:
     for i, spec in enumerate(specs):
         here = f"{where}[{i}]"
         if ":" in spec.type:
+            from ..reference_kinds import expect
             from ..references import load_reference
 
-            metrics.append(load_reference(spec.type, where=here))
+            metrics.append(expect(spec.type, load_reference(spec.type, where=here), "metric", where=here))
         elif spec.type in ("accuracy", "acc") and not spec.kwargs:
             metrics.append("accuracy")
         else:

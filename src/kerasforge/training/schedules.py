@@ -91,9 +91,10 @@ def make_schedule(name: str, arguments: dict, *, initial_lr: float, epochs: int 
     [1.0, 0.854, 0.5, 0.146]
     """
     if ":" in name:
+        from ..reference_kinds import expect
         from ..references import load_reference
 
-        return load_reference(name, where=where)
+        return expect(name, load_reference(name, where=where), "schedule", where=where)
     factory = SCHEDULES.get(name)
     if factory is None:
         raise RecipeError(f"unknown learning-rate schedule {name!r}." + did_you_mean(name, SCHEDULES),
