@@ -19,12 +19,21 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     if isinstance(source, str | Path):
         add_to_path(resolve_recipe_path(source).parent.resolve())
     recipe = load_recipe(source, overrides)
+    from .data.locate import resolve_data_path
+    from .output_check import check_output_dir
+
+    if recipe.data.path:  # a FIFO, a device or a socket is refused before anything reads it
+        resolve_data_path(recipe.data.path)
+    check_output_dir(Path(recipe.output.dir), recipe.name)
     configure_backend(recipe.backend)
     from .models import check_model_spec
     from .training.callbacks import make_callbacks
     from .training.compile import make_loss, make_metrics, make_optimizer
 
     check_model_spec(recipe.model)
+    from .models.size import check_model_size
+
+    check_model_size(recipe.model, recipe.model.input_shape if hasattr(recipe.model, "input_shape") else None)
     if recipe.search is not None:
         from .tune import load_search
 

@@ -80,6 +80,9 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     if isinstance(recipe, str | Path):  # `module:Name` next to the recipe (after the installed packages)
         code_dir = add_to_path(resolve_recipe_path(recipe).parent.resolve())
     recipe = load_recipe(recipe, overrides)
+    from .output_check import check_output_dir
+
+    check_output_dir(Path(output_dir or recipe.output.dir), recipe.name, where="--output" if output_dir else "output.dir")
     spec = DistributionSpec(devices, num_processes, process_id, coordinator)
     spec = spec.resolved() if spec.active else None  # argument errors before the slow imports
     backend = configure_backend(recipe.backend, distributed=spec is not None, dense=dense_only(recipe.model))

@@ -301,3 +301,121 @@ def test_set_reaches_into_lists(capsys, tmp_path):
                                                  "train.optimizer=adam", "train.optimizer.learning_rate=1e-3"])
     assert recipe.model.layers[1].kwargs["units"] == 12 and recipe.model.layers[0].kwargs["name"] == "flat"
     assert recipe.train.optimizer.learning_rate == pytest.approx(1e-3)
+
+
+# ---- absurd sizes, paths that are not files or folders, output folders that cannot exist ----------------
+@pytest.mark.parametrize("layers, expected", [
+    (["Flatten", {"type": "Dense", "units": 10 ** 12}], ["model.layers[1]", "parameters", "Dense"]),
+    ([{"type": "Conv2D", "filters": 10 ** 9, "kernel_size": 3}, "Flatten", {"type": "Dense", "units": 10}],
+     ["model.layers[0]", "Conv2D"]),
+    ([{"type": "Embedding", "input_dim": 10 ** 9, "output_dim": 10 ** 4}], ["model.layers[0]", "Embedding"]),
+])
+def test_absurd_layer_sizes_are_refused_before_building(capsys, tmp_path, train, layers, expected):
+    assert_clear_error(capsys, ["check", str(recipe_file(tmp_path, {"model.layers": layers}))], *expected)
+    assert_clear_error(capsys, train({"model.layers": layers}), *expected)
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    import os
+
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("dataset", ["csv", "image_folder", "text_folder", "mnist"])
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "/dev/null"])
+def test_data_paths_that_are_not_regular_files_or_folders(capsys, tmp_path, train, fifo, dataset, special):
+    path = str(fifo) if special == "fifo" else special
+    data = {"dataset": dataset, "path": path, **({"target": "y"} if dataset == "csv" else {})}
+    kind = "named pipe" if special == "fifo" else "character device"
+    assert_clear_error(capsys, ["check", str(recipe_file(tmp_path, {"data": data}))], path, kind)
+    assert_clear_error(capsys, train({"data": data}), path, kind)
+
+
+def test_a_socket_as_data_path(capsys, tmp_path, train):
+    import socket
+
+    path = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        assert_clear_error(capsys, train({"data": {"dataset": "image_folder", "path": str(path)}}), "socket")
+
+
+def test_output_folders_that_cannot_exist(capsys, tmp_path, train):
+    (tmp_path / "a_file").write_text("x")
+    under_a_file = recipe_file(tmp_path, {"output": {"dir": str(tmp_path / "a_file" / "runs")}})
+    assert_clear_error(capsys, ["train", str(under_a_file), "-q"], "output.dir", "a_file", "is a file")
+    assert_clear_error(capsys, ["check", str(under_a_file)], "output.dir", "a_file", "is a file")
+    argv = train()
+    argv[argv.index("--output") + 1] = str(tmp_path / ("n" * 300))
+    assert_clear_error(capsys, argv, "--output", "300 bytes")
+    assert_clear_error(capsys, ["check", str(recipe_file(tmp_path, {"name": "r" * 300}))], "name", "too long")
+    assert not list(tmp_path.glob("n*"))
+
+
+# ---- data files that are not what they claim ---------------------------------------------------------------
+def test_decompression_bomb_in_an_image_folder(capsys, train, tmp_path):
+    folder = image_folder(tmp_path / "imgs")
+    Image.new("L", (12000, 12000)).save(folder / "a" / "bomb.png", optimize=True)
+    changes = {"data": {"dataset": "image_folder", "path": str(folder), "image_size": [8, 8]}}
+    assert_clear_error(capsys, train(changes), "bomb.png", "decompression bomb")
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("inf", ["line 3", "'a'", "finite"]),
+    ("-Infinity", ["line 3", "finite"]),
+    ("x" * 200_000, ["line 3", "CSV"]),
+    ("1\x002", ["binary"]),
+])
+def test_csv_cells_that_are_not_values(capsys, train, tmp_path, cell, expected):
+    rows = ["a,b,y"] + [f"{i},{i % 3},{'p' if i % 2 else 'q'}" for i in range(20)]
+    rows[2] = f"{cell},1,p"
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    changes = {"data": {"dataset": "csv", "path": str(tmp_path / "t.csv"), "target": "y"},
+               "model.layers": [{"type": "Dense", "units": 2, "activation": "softmax"}]}
+    assert_clear_error(capsys, train(changes), "t.csv", *expected)
+
+
+def test_csv_nan_cells_are_missing_values(capsys, train, tmp_path):
+    rows = ["a,b,y"] + [f"{'NaN' if i == 3 else i},{i % 3},{'pqr'[i % 3]}" for i in range(30)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    changes = {"data": {"dataset": "csv", "path": str(tmp_path / "t.csv"), "target": "y"},
+               "model.layers": [{"type": "Dense", "units": 3, "activation": "softmax"}]}
+    assert main(train(changes)) == 0, capsys.readouterr().err
+    data = next((tmp_path / "runs").glob("recipe-*/data.json")).read_text()
+    assert "filled 1 missing values of 'a'" in data
+
+
+def test_binary_file_in_a_text_folder(capsys, train, tmp_path):
+    for name in ("pos", "neg"):
+        (tmp_path / "texts" / name).mkdir(parents=True)
+        for i in range(5):
+            (tmp_path / "texts" / name / f"{i}.txt").write_text(f"a {name} review number {i}")
+    (tmp_path / "texts" / "pos" / "blob.txt").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00" * 50)
+    changes = {"data": {"dataset": "text_folder", "path": str(tmp_path / "texts")},
+               "model.layers": [{"type": "Dense", "units": 2, "activation": "softmax"}]}
+    assert_clear_error(capsys, train(changes), "blob.txt", "binary")
+
+
+@pytest.mark.parametrize("arrays, expected", [
+    ({"x_train": np.array(["a", "b"]), "y_train": np.array([0, 1])}, ["x_train", "numeric"]),
+    ({"x_train": np.zeros((4, 28, 28), dtype=object), "y_train": np.zeros(4)}, ["numeric", "object"]),
+    ({"x_train": np.zeros((4, 28)), "y_train": np.zeros(4)}, ["(N, height, width"]),
+    ({"x_train": np.zeros((4, 28, 28)), "y_train": np.zeros(3)}, ["one label per image"]),
+    ({"x_train": np.zeros((4, 28, 28)), "y_train": np.array([0, 1, 2, 42])}, ["class ids 0 to 9"]),
+    ({"x_train": np.full((4, 28, 28), np.nan), "y_train": np.zeros(4)}, ["NaN"]),
+])
+def test_malformed_arrays_in_a_dataset_file(capsys, train, tmp_path, arrays, expected):
+    good = {"x_train": np.zeros((4, 28, 28), np.uint8), "y_train": np.arange(4), "x_test": np.zeros((4, 28, 28),
+            np.uint8), "y_test": np.arange(4)}
+    np.savez(tmp_path / "mnist.npz", **{**good, **arrays})
+    changes = {"data": {"dataset": "mnist", "path": str(tmp_path / "mnist.npz")}}
+    assert_clear_error(capsys, train(changes), "mnist.npz", *expected)
+
+
+# ---- kforge serve ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_serve_port_out_of_range(capsys, tmp_path, port):
+    assert_clear_error(capsys, ["serve", str(tmp_path), "--port", port], "--port", port, "65535")

@@ -34,6 +34,9 @@ def register(command) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    if not 0 <= args.port <= 65535:
+        raise KerasforgeError(f"--port must be a TCP port from 0 to 65535, got {args.port}", where="--port",
+                              fix="e.g. --port 8000 (0 picks a free port).")
     try:
         import uvicorn
 

@@ -35,6 +35,19 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+MISSING = frozenset({"", "nan", "NaN", "NAN", "NA", "N/A", "null", "NULL", "None"})
+
+
+def _check_finite(header: list[str], rows: list[list[str]], path: Path) -> None:
+    """Infinite numbers are refused (NaN and NA-like cells are missing values, filled or dropped)."""
+    for line, row in enumerate(rows, start=2):
+        for name, cell in zip(header, row, strict=False):
+            if cell not in MISSING and cell.lower().lstrip("+-") in ("inf", "infinity"):
+                raise DataError(f"line {line}, column '{name}' holds {cell!r}, not a finite number",
+                                where=str(path), fix="Replace it with a real value, or leave the cell empty "
+                                "for a missing value.")
+
+
 def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV file (delimiter sniffed: comma, semicolon, tab or pipe)."""
     if not path.is_file():
@@ -47,7 +60,14 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
-    rows = [[c.strip() for c in row] for row in csv.reader(text.splitlines(), dialect) if any(c.strip() for c in row)]
+    if "\x00" in text[:65536]:
+        raise DataError("is a binary file, not CSV text", where=str(path), fix="Give a UTF-8 .csv file as `data.path`.")
+    reader = csv.reader(text.splitlines(), dialect)
+    try:
+        rows = [[c.strip() for c in row] for row in reader if any(c.strip() for c in row)]
+    except csv.Error as exc:  # a cell over csv's field size limit, a NUL byte...
+        raise DataError(f"line {reader.line_num} cannot be read as CSV ({exc})", where=str(path),
+                        fix="Check that line: cells hold short numbers or words, and quotes are balanced.") from None
     if not rows:
         raise DataError("is empty", where=str(path), fix="Give a CSV file with a header row and one row per example.")
     header, body = rows[0], rows[1:]
@@ -88,6 +108,8 @@ def load_csv(path: str | Path, target: str, test_split: float, picker: Picker) -
                         f"Its columns are: {', '.join(header)}", where=str(path),
                         fix="Set `data.target` to one of those column names.")
     t = header.index(target)
+    _check_finite(header, rows, path)
+    rows = [[("" if c in MISSING else c) for c in r] for r in rows]  # NaN, NA, null: missing values
     kept = [r for r in rows if r[t] != ""]
     if not kept:
         raise DataError(f"column '{target}' (the target) is empty in every row", where=str(path),

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,16 +156,34 @@ def _pick_splits(layout: Layout, test_split: float, picker: Picker) -> dict[str,
     return chosen
 
 
+MAX_PIXELS = 100_000_000  # larger images are refused as decompression bombs
+
+
+def _open_checked(path: Path) -> Image.Image:
+    img = Image.open(path)
+    if img.size[0] * img.size[1] > MAX_PIXELS:
+        img.close()
+        raise Image.DecompressionBombError(f"{img.size[0]}x{img.size[1]} pixels")
+    return img
+
+
 def load_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray:
     """One image file as (H, W, C) uint8, resized (bilinear, as Keras) and converted to ``color_mode``."""
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = _open_checked(path)
+        with img:
             # JPEG can decode at 1/2, 1/4, 1/8 scale directly: much faster for large photos.
             img.draft("RGB", (size[1], size[0]))
             img = img.convert(_PIL_MODES[color_mode])
             if img.size != (size[1], size[0]):
                 img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(f"is too large to decode safely, a decompression bomb ({exc})", where=str(path),
+                        fix=f"Delete or shrink this file (images up to {MAX_PIXELS // 1_000_000} million pixels "
+                            "are read).") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"cannot be read as an image ({exc.__class__.__name__}: {exc})", where=str(path),
                         fix="Delete or replace this file (it is damaged or not an image).") from None

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,17 @@ def tokenize(text: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 # Keras' imdb.npz
 # ---------------------------------------------------------------------------------------------------
+def _labels(y: Any, x: Any, path: Path, split: str) -> np.ndarray:
+    if not isinstance(y, np.ndarray) or y.dtype.kind not in "biuf" or y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"y_{split} must be one 0/1 label per review (got {getattr(y, 'dtype', type(y).__name__)} "
+                        f"shaped {getattr(y, 'shape', '?')} for {len(x) if hasattr(x, '__len__') else '?'} reviews)",
+                        where=str(path), fix="The file is damaged or not Keras' imdb.npz: fetch it again.")
+    if not np.isin(y, (0, 1)).all():
+        raise DataError(f"y_{split} must hold 0/1 labels", where=str(path),
+                        fix="The file is damaged or not Keras' imdb.npz: fetch it again.")
+    return y.astype(np.int64)
+
+
 def load_imdb_npz(path: Path, num_words: int, maxlen: int, picker: Picker) -> Loaded:
     """Keras' ``imdb.npz`` (ragged word ranks per review) → (N, maxlen) int32 sequences."""
     keys = ("x_train", "y_train", "x_test", "y_test")
@@ -65,9 +77,13 @@ def load_imdb_npz(path: Path, num_words: int, maxlen: int, picker: Picker) -> Lo
     require_keys(arrays, keys, path, "Keras' imdb.npz")
     out = {}
     for split in ("train", "test"):
-        y = np.asarray(arrays[f"y_{split}"]).astype(np.int64)
+        y = _labels(arrays[f"y_{split}"], arrays[f"x_{split}"], path, split)
         index = picker.pick(y, split, shuffle=True)
-        seqs = [keras_encode(arrays[f"x_{split}"][i], num_words) for i in index]
+        try:
+            seqs = [keras_encode(arrays[f"x_{split}"][i], num_words) for i in index]
+        except (TypeError, ValueError, IndexError) as exc:
+            raise DataError(f"x_{split} must hold one list of word ranks per review ({exc})", where=str(path),
+                            fix="The file is damaged or not Keras' imdb.npz: fetch it again.") from None
         out[split] = (pad_sequences(seqs, maxlen), y[index])
     ds = Dataset("imdb", out["train"][0], out["train"][1], out["test"][0], out["test"][1],
                  list(IMDB_CLASSES), task="binary", source=str(path))
@@ -104,7 +120,11 @@ def list_reviews(folder: Path, split: str) -> tuple[list[Path], np.ndarray]:
 def read_text(path: Path) -> str:
     """A text file as UTF-8 (undecodable bytes replaced)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
+        if b"\x00" in data[:8192]:
+            raise DataError("is a binary file, not text", where=str(path),
+                            fix="Remove it from the text folder (each file holds one UTF-8 text document).")
+        return data.decode("utf-8", errors="replace")
     except OSError as exc:
         raise DataError(f"cannot be read ({exc.strerror})", where=str(path),
                         fix="Check the file exists and is readable.") from None

@@ -69,9 +69,32 @@ def resolve_data_path(path: str | Path) -> Path:
     given = Path(path).expanduser()
     data_dir = os.environ.get("KFORGE_DATA_DIR")
     if given.exists() or given.is_absolute() or not data_dir:
-        return given
+        return refuse_special_file(given)
     candidate = Path(data_dir).expanduser() / given
-    return candidate if candidate.exists() else given
+    return refuse_special_file(candidate if candidate.exists() else given)
+
+
+def refuse_special_file(path: Path) -> Path:
+    """``path`` unless it is a FIFO, a device (``/dev/zero``), a socket or another non-regular file, which
+    a loader would block on or read forever: those are a :class:`DataError`.
+
+    >>> refuse_special_file(Path("/dev/zero"))
+    Traceback (most recent call last):
+    ...
+    kerasforge.errors.DataError: /dev/zero: is a character device, not a regular file or folder...
+    """
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return path  # missing: the loader says where it looked
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return path
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    raise DataError(f"is {kind}, not a regular file or folder", where=str(path),
+                    fix="Point `data.path` at a folder of examples, an archive or a data file.")
 
 
 def system_root() -> Path:
@@ -92,7 +115,7 @@ def search_places(name: str, path: str | None = None) -> list[Place]:
     ['data.path']
     """
     if path:
-        return [Place("data.path", Path(path).expanduser(), explicit=True)]
+        return [Place("data.path", refuse_special_file(Path(path).expanduser()), explicit=True)]
     places = []
     data_dir = os.environ.get("KFORGE_DATA_DIR")
     if data_dir:

@@ -12,6 +12,7 @@ import io
 import pickle
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,11 +75,35 @@ def require_keys(arrays: dict[str, np.ndarray], keys: tuple[str, ...], path: Pat
                         where=str(path), fix=f"Give a file with the arrays {', '.join(keys)}.")
 
 
+def check_image_arrays(x: Any, y: Any, path: Path, split: str, *, classes: int) -> None:
+    """A DataError unless ``x`` is (N, H, W[, C]) numbers and ``y`` N whole class ids below ``classes``."""
+    def bad(what: str) -> DataError:
+        return DataError(f"x_{split}/y_{split} {what}", where=str(path),
+                         fix="The file is damaged or not Keras' format: fetch it again.")
+
+    for name, a in ((f"x_{split}", x), (f"y_{split}", y)):
+        if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
+            kind = getattr(getattr(a, "dtype", None), "name", type(a).__name__)
+            raise bad(f"must be numeric arrays; {name} holds {kind} values")
+    if x.ndim not in (3, 4) or x.shape[0] == 0:
+        raise bad(f"must be images shaped (N, height, width[, channels]); x_{split} is {x.shape}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise bad(f"must have one label per image; shapes {x.shape} and {y.shape}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise bad("hold NaN or infinite pixels")
+    if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
+        raise bad("labels must be whole class ids")
+    if len(y) and (y.min() < 0 or y.max() >= classes):
+        raise bad(f"labels must be class ids 0 to {classes - 1}; found {y.min()} to {y.max()}")
+
+
 def load_mnist_npz(path: Path, picker: Picker) -> Loaded:
     """Keras' ``mnist.npz`` (``x_train`` (N, 28, 28) uint8, ``y_train``, ``x_test``, ``y_test``)."""
     keys = ("x_train", "y_train", "x_test", "y_test")
     arrays = load_npz(path, keys)
     require_keys(arrays, keys, path, "Keras' mnist.npz")
+    for split in ("train", "test"):
+        check_image_arrays(arrays[f"x_{split}"], arrays[f"y_{split}"], path, split, classes=len(DIGIT_CLASSES))
     tr = picker.pick(arrays["y_train"], "train")
     te = picker.pick(arrays["y_test"], "test")
     x_train, x_test = arrays["x_train"][tr], arrays["x_test"][te]

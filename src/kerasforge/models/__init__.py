@@ -44,6 +44,9 @@ def build_model(spec: SequentialModelSpec | FunctionalModelSpec | PythonModelSpe
     >>> build_model(spec, {"a": (32,), "b": (64,)}, num_classes=2).output_shape
     (None, 1)
     """
+    from .size import check_model_size
+
+    check_model_size(spec, input_shape, where=where)  # before any weight is allocated
     if isinstance(spec, SequentialModelSpec):
         return build_sequential(spec, input_shape, name=name, where=where, input_dtype=input_dtype)
     if isinstance(spec, FunctionalModelSpec):
