@@ -166,7 +166,8 @@ def _load_npy(file: Path) -> np.ndarray:
         x = np.load(file, mmap_mode="r", allow_pickle=False)  # the header only, nothing read yet
     except ValueError as exc:
         text = str(exc)
-        what = ("holds Python objects (a pickle), which kerasforge never loads" if "pickle" in text.lower()
+        what = ("holds Python objects (a pickle), which kerasforge never loads"
+                if "pickle" in text.lower() or "python objects" in text.lower()
                 else f"is not a valid .npy array ({text})")
         raise DataError(what, where=str(file), fix="Save a numeric array with numpy.save(path, array).") from None
     except (OSError, EOFError) as exc:
