@@ -65,6 +65,8 @@ def load_model_file(path: str | Path, *, safe_mode: bool = True):
         raise KerasforgeError(f"{path.name} holds weights only, not the model's architecture", where=str(path),
                               fix="Load the run folder (or model.keras) instead, or build the model and "
                               "call model.load_weights().")
+    from .training import sparse_metrics  # noqa: F401  (registers SparseAUC... used in compile configs)
+
     try:
         if path.suffix == ".h5":
             return keras.saving.load_model(path, compile=True)

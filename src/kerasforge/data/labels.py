@@ -69,6 +69,10 @@ def label_encoding_for(loss_name: str, requested: Literal["auto", "sparse", "one
         needed = "sparse"
     elif loss in BINARY_LOSSES:
         needed = "binary"
+    elif loss in REGRESSION_LOSSES and task == "multiclass":
+        needed = "one_hot"  # MSE/MAE on class probabilities: compared with one-hot rows (a Brier score)
+    elif loss in REGRESSION_LOSSES and task == "binary":
+        needed = "binary"
     elif loss in REGRESSION_LOSSES or task == "regression":
         needed = "raw"
     else:  # a loss of the user's own: trust the recipe, class ids by default

@@ -98,6 +98,11 @@ def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> di
             raise RecipeError(f"the model has no output called {unknown[0]!r}." + did_you_mean(unknown[0], outputs),
                               where=f"train.loss_weights.{unknown[0]}", fix=f"Use the outputs' names: {', '.join(outputs)}.")
     metrics = make_metrics(spec.metrics)
+    classes = _output_units(model)
+    if len(outputs) == 1 and built[outputs[0]][1] == "sparse_categorical_crossentropy" and classes > 1:
+        from .sparse_metrics import wrap_for_sparse_labels
+
+        metrics = wrap_for_sparse_labels(metrics, classes)  # AUC, Precision... on class ids
     if len(outputs) == 1:
         loss, metric_arg = built[outputs[0]][0], metrics
     else:
@@ -107,6 +112,13 @@ def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> di
     model.compile(optimizer=make_optimizer(spec.optimizer), loss=loss, loss_weights=loss_weights,
                   metrics=metric_arg, steps_per_execution=spec.steps_per_execution, jit_compile=jit)
     return {name: canonical for name, (_, canonical) in built.items()}
+
+
+def _output_units(model) -> int:
+    try:
+        return int(model.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return 0
 
 
 def output_names(model) -> list[str]:
