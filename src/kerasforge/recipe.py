@@ -270,7 +270,9 @@ ModelSpec = Annotated[
 class OptimizerSpec(KerasObject):
     """An optimizer by Keras name (``adam``, ``sgd``, ``rmsprop``...) with its kwargs."""
 
-    learning_rate: PositiveFloat | None = None
+    learning_rate: PositiveFloat | KerasObject | None = Field(
+        None, description="a number, or a Keras schedule: {type: ExponentialDecay, initial_learning_rate: 0.01, "
+        "decay_steps: 1000, decay_rate: 0.9} (CosineDecay, PiecewiseConstantDecay...) or module:Name")
     clipnorm: PositiveFloat | None = None
     clipvalue: PositiveFloat | None = None
     global_clipnorm: PositiveFloat | None = None
@@ -443,6 +445,8 @@ class TrainSpec(Section):
         "convolutional models under TensorFlow on CPUs with AVX-512 BF16/AMX, unless train.fast is false; "
         "else float32")
     verbose: Literal["auto", 0, 1, 2] = "auto"
+    run_eagerly: bool = Field(False, description="run the model's Python code step by step (for debugging with "
+                              "print/breakpoints; slow): Keras' compile(run_eagerly=True), no fast path")
 
     @model_validator(mode="before")
     @classmethod
@@ -855,7 +859,7 @@ def recipe_error_from(exc: ValidationError, data: Any, where: str | None = None)
     """The first (most useful) problem of a ``ValidationError`` as a one-paragraph :class:`RecipeError`."""
     errors = exc.errors(include_url=False)
     # Prefer our own explanatory errors, then the deepest location.
-    errors.sort(key=lambda e: (e["type"] not in ("unknown_key", "unknown_callback", "missing_type"),
+    errors.sort(key=lambda e: (e["type"] not in ("unknown_key", "unknown_callback", "missing_type", *_NUMBER_ERRORS),
                                -len(e["loc"])))
     err = errors[0]
     path = yaml_path(tuple(err["loc"]), data)

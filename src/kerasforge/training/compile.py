@@ -25,6 +25,34 @@ def make_optimizer(spec: OptimizerSpec, where: str = "train.optimizer"):
 
     cls = _lookup(keras.optimizers, spec.type, where=f"{where}.type", kind="optimizer",
                   base=keras.optimizers.Optimizer)
+    kwargs = spec.kwargs
+    if hasattr(kwargs.get("learning_rate"), "type"):  # a schedule object: {type: ExponentialDecay, ...}
+        kwargs["learning_rate"] = make_lr_schedule(kwargs["learning_rate"], where=f"{where}.learning_rate")
+    return _construct(cls, kwargs, where)
+
+
+def make_lr_schedule(spec: Any, where: str = "train.optimizer.learning_rate") -> Any:
+    """A ``keras.optimizers.schedules`` object (or ``module:Name``) from ``{type: ..., kwargs}``.
+
+    >>> from kerasforge.recipe import KerasObject
+    >>> make_lr_schedule(KerasObject(type="ExponentialDecay", initial_learning_rate=0.1, decay_steps=10,
+    ...                              decay_rate=0.5)).__class__.__name__
+    'ExponentialDecay'
+    """
+    import keras
+
+    base = keras.optimizers.schedules.LearningRateSchedule
+    if ":" in spec.type:
+        from ..references import load_reference
+
+        obj = load_reference(spec.type, where=f"{where}.type")
+        schedule = obj(**spec.kwargs) if inspect.isclass(obj) else obj
+        if not (isinstance(schedule, base) or (callable(schedule) and not inspect.isclass(schedule))):
+            raise RecipeError(f"{spec.type!r} is not a learning-rate schedule", where=f"{where}.type",
+                              fix="Point it at a keras.optimizers.schedules.LearningRateSchedule subclass.")
+        return schedule
+    cls = _lookup(keras.optimizers.schedules, spec.type, where=f"{where}.type", kind="learning-rate schedule",
+                  base=base)
     return _construct(cls, spec.kwargs, where)
 
 
@@ -110,7 +138,8 @@ def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> di
         metric_arg = {name: make_metrics(spec.metrics) for name in outputs}
     jit = spec.jit_compile if spec.jit_compile != "auto" else "auto"
     model.compile(optimizer=make_optimizer(spec.optimizer), loss=loss, loss_weights=loss_weights,
-                  metrics=metric_arg, steps_per_execution=spec.steps_per_execution, jit_compile=jit)
+                  metrics=metric_arg, steps_per_execution=spec.steps_per_execution,
+                  jit_compile=False if spec.run_eagerly else jit, run_eagerly=spec.run_eagerly)
     return {name: canonical for name, (_, canonical) in built.items()}
 
 

@@ -389,6 +389,12 @@ def plan_fast_path(spec: TrainSpec, *, x: Any, y: Any, callbacks: list, backend:
     if spec.fast is False:
         plan.reason = "train.fast is false"
         return plan
+    if getattr(spec, "run_eagerly", False):
+        if spec.fast is True:
+            raise TrainError("train.fast is true but train.run_eagerly is true too", where="train.run_eagerly",
+                             fix="Run eagerly (for debugging) with train.fast: auto or false.")
+        plan.reason = "train.run_eagerly is true"
+        return plan
 
     reason = _fallback_reason(plan, spec, x, y, callbacks, memory_bytes, extra_data)
     if reason:
