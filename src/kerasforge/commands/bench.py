@@ -2,8 +2,9 @@
 
 For each recipe and seed it runs :func:`kerasforge.train` (the recipe's own epochs, ``seed`` set), then
 prints a table, writes ``<output>/accuracy-<timestamp>.json`` with every run, and adds or updates the
-recipe's row in the markdown table of ``recipes/RESULTS.md`` (accuracy mean ± std over the seeds,
-epochs, wall time, machine, backend, date and the command that reproduces it).
+recipe's row in the markdown table of ``<output>/RESULTS.md`` (``--results`` names another file, e.g. the
+source tree's ``src/kerasforge/recipes/RESULTS.md``; never the installed package's by default): accuracy
+mean ± std over the seeds, epochs, wall time, machine, backend, date and the command that reproduces it.
 
 Example:
     $ kforge bench accuracy mnist_cnn --seeds 3
@@ -42,8 +43,9 @@ def register(command) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a recipe field in every run (repeatable)")
     p.add_argument("--output", default="benchmarks/results", help="folder for the JSON and the run folders")
-    p.add_argument("--results", default=str(RESULTS_MD),
-                   help="markdown file whose table is updated ('none' to leave it alone)")
+    p.add_argument("--results", default=None,
+                   help="markdown file whose table is updated (default: <output>/RESULTS.md; 'none' to leave "
+                        "tables alone)")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -56,9 +58,22 @@ def _bench(args: argparse.Namespace) -> None:
     rows = bench_accuracy(names, seeds=args.seeds, overrides=args.overrides, output=Path(args.output),
                           command=command)
     console().print(results_table(rows))
-    if args.results.lower() != "none":
-        update_results_markdown(Path(args.results), rows)
-        print(f"updated: {args.results}")
+    target = results_path(args.results, Path(args.output))
+    if target is not None:
+        update_results_markdown(target, rows)
+        print(f"updated: {target}")
+
+
+def results_path(results: str | None, output: Path) -> Path | None:
+    """The markdown file ``kforge bench`` updates: ``--results``, else ``<output>/RESULTS.md`` in the working
+    folder (never the installed package's own file); None for ``--results none``.
+
+    >>> results_path(None, Path("benchmarks/results")), results_path("none", Path("x"))
+    (PosixPath('benchmarks/results/RESULTS.md'), None)
+    """
+    if results is None:
+        return output / "RESULTS.md"
+    return None if results.lower() == "none" else Path(results)
 
 
 # ---------------------------------------------------------------------------------------------------
