@@ -37,3 +37,31 @@ def test_ui_refuses_a_non_loopback_host(host, tmp_path, capsys):
     assert main(["ui", "--output", str(tmp_path), "--host", host]) == 2
     err = capsys.readouterr().err
     assert "--allow-remote" in err and host in err
+
+
+@pytest.mark.slow  # starts the MLflow UI (~10-30 s on a shared machine)
+def test_sigterm_stops_mlflows_server_too(tmp_path, free_port, server_tools):
+    """`kforge ui` stopped with SIGTERM (systemd, docker stop, kill) leaves no MLflow server listening."""
+    import os
+    import signal
+    import socket
+    import time
+
+    port = free_port()
+    log = (tmp_path / "ui.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "kerasforge.cli", "ui", "--output", str(tmp_path),
+                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        server_tools["wait_for_http"](f"http://127.0.0.1:{port}/health", process)
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) != 0:
+                    break
+            assert time.monotonic() < deadline, "MLflow's server still listens after kforge ui got SIGTERM"
+            time.sleep(0.5)
+    finally:
+        if process.poll() is None:
+            process.kill()

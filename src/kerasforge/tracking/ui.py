@@ -8,9 +8,12 @@ Example:
 from __future__ import annotations
 
 import ipaddress
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 
 from ..errors import KerasforgeError
 
@@ -58,16 +61,44 @@ def check_port_free(host: str, port: int) -> None:
                                   fix="Choose another one, e.g. --port 5001.") from None
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: stop the UI like Ctrl-C."""
+
+
 def run_ui(uri: str, *, host: str = "127.0.0.1", port: int = 5000) -> int:
-    """Run the MLflow UI in the foreground until Ctrl-C; returns its exit code."""
+    """Run the MLflow UI in the foreground until Ctrl-C or SIGTERM; returns its exit code.
+
+    MLflow's server runs in a process group of its own (it starts workers), and the whole group is stopped
+    when ``kforge ui`` is interrupted or terminated, so no server is left listening.
+    """
     check_port_free(host, port)
-    process = subprocess.Popen(ui_command(uri, host=host, port=port))
+    process = subprocess.Popen(ui_command(uri, host=host, port=port), start_new_session=True)
+
+    def terminated(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminated) if main_thread else None
     try:
         return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
+    except (KeyboardInterrupt, _Terminated):
+        return stop_group(process)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        if process.poll() is None:
+            stop_group(process)
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 10.0) -> int:
+    """SIGTERM to the process group of ``process`` (a session leader), SIGKILL after ``timeout`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            return process.wait(timeout=10)
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+            continue
+    return process.wait()
