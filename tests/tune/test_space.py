@@ -94,3 +94,15 @@ def test_baseline_outside_the_searched_range_fails_before_any_trial(tmp_path):
     assert err.value.where == "search.params.model.layers[1].units"
     assert "(16)" in err.value.message and "search.baseline: false" in err.value.message
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("optimizer", ["adam", {"type": "adam"}, "sgd", "RMSprop"])
+def test_baseline_of_a_bare_optimizer_uses_its_keras_default(optimizer):
+    """`optimizer: adam` leaves learning_rate to Keras: the baseline trial uses Keras' own default."""
+    import keras
+
+    search = {"params": {"train.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}}, "baseline": True}
+    space = load_search(make_recipe(search, train={"optimizer": optimizer}))
+    name = optimizer if isinstance(optimizer, str) else optimizer["type"]
+    expected = keras.optimizers.get(name).get_config()["learning_rate"]
+    assert space.baseline() == {"train.optimizer.learning_rate": pytest.approx(expected)}

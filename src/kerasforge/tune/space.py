@@ -70,6 +70,8 @@ class SearchSpace:
                 value = get_path(self.resolved, path)
             except (KeyError, IndexError, TypeError):
                 value = None
+            if value is None:  # `optimizer: adam` leaves learning_rate to Keras: its default is the baseline
+                value = keras_default(self.resolved, path)
             if spec.kind == "choice":
                 labels = choice_labels(spec)
                 label = value if labels == list(spec.choice or []) else json.dumps(value, sort_keys=True)
@@ -236,3 +238,41 @@ def _check_declared(recipe: Recipe, steps: list[str | int], path: str) -> None:
         f"{', '.join(sorted(map(str, known)))}", where=f"search.params.{path}",
         fix="Search a value the recipe writes out, or write it into the recipe first (a new keyword "
             "argument would go to Keras unchecked).")
+
+
+def keras_default(resolved: dict[str, Any], path: str) -> Any:
+    """The Keras default of a keyword argument the recipe leaves out, e.g. ``train.optimizer.learning_rate``
+    of ``optimizer: adam`` (0.001); None when it cannot be told.
+
+    >>> keras_default({"train": {"optimizer": {"type": "adam"}}}, "train.optimizer.learning_rate")
+    0.001
+    """
+    import inspect
+
+    parent_path, _, argument = path.rpartition(".")
+    try:
+        parent = get_path(resolved, parent_path) if parent_path else None
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(parent, dict) or not isinstance(parent.get("type"), str) or ":" in parent["type"]:
+        return None
+    import keras
+
+    name = parent["type"]
+    camel = "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+    for module in (keras.optimizers, keras.layers, keras.losses, keras.metrics, keras.callbacks):
+        cls = getattr(module, name, None) or getattr(module, camel, None)
+        if cls is None and hasattr(module, "get"):
+            try:
+                found = module.get(name)
+            except (ValueError, TypeError, AttributeError):
+                found = None
+            cls = type(found) if found is not None and not inspect.isfunction(found) else None
+        if inspect.isclass(cls):
+            try:
+                default = inspect.signature(cls).parameters[argument].default
+            except (KeyError, ValueError, TypeError):
+                return None
+            return None if default is inspect.Parameter.empty else default
+    return None
+
