@@ -25,7 +25,9 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     if recipe.data.path:  # a FIFO, a device or a socket is refused before anything reads it
         resolve_data_path(recipe.data.path)
     check_output_dir(Path(recipe.output.dir), recipe.name)
-    configure_backend(recipe.backend)
+    from .code_backend import requested_backend
+
+    configure_backend(requested_backend(recipe))
     from .models import check_model_spec
     from .training.callbacks import make_callbacks
     from .training.compile import make_loss, make_metrics, make_optimizer

@@ -85,7 +85,10 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     check_output_dir(Path(output_dir or recipe.output.dir), recipe.name, where="--output" if output_dir else "output.dir")
     spec = DistributionSpec(devices, num_processes, process_id, coordinator)
     spec = spec.resolved() if spec.active else None  # argument errors before the slow imports
-    backend = configure_backend(recipe.backend, distributed=spec is not None, dense=dense_only(recipe.model))
+    from .code_backend import requested_backend
+
+    backend = configure_backend(requested_backend(recipe), distributed=spec is not None,
+                                dense=dense_only(recipe.model))  # user code with tf.* ops picks TensorFlow
 
     dist = configure_distribution(spec, recipe.train.batch_size) if spec else None
     set_random_seed(recipe.seed)
