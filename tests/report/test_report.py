@@ -121,3 +121,32 @@ def test_multi_output_model_is_judged_on_its_main_output(tmp_path):
     evaluation = json.loads((run.path / "evaluation.json").read_text())
     assert evaluation["examples"] == run.metrics["test_examples"] and evaluation["accuracy"] > 0.8
     assert (run.path / "plots" / "confusion_matrix.png").is_file()
+
+
+def test_a_regression_stopped_by_nan_still_gets_its_diagnosis_and_report(tmp_path):
+    """The loss became NaN, the model predicts NaN: diagnosis.json explains it and the report is written."""
+    import json
+
+    import numpy as np
+
+    import kerasforge
+    from kerasforge.console import set_quiet
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3))
+    rows = "\n".join(",".join(f"{v:.3f}" for v in (*r, r @ [1.0, 2.0, 3.0])) for r in x)
+    (tmp_path / "reg.csv").write_text("a,b,c,y\n" + rows + "\n")
+    set_quiet(True)
+    run = kerasforge.train({
+        "data": {"dataset": "csv", "path": str(tmp_path / "reg.csv"), "target": "y"},
+        "model": {"layers": [{"type": "Dense", "units": 16, "activation": "relu"}, {"type": "Dense", "units": 1}]},
+        "train": {"epochs": 3, "optimizer": {"type": "sgd", "learning_rate": 1e12}, "metrics": []},
+    }, output_dir=tmp_path / "runs", show_summary=False, track=False)
+    info = json.loads((run.path / "run.json").read_text())
+    assert info["stopped"]["reason"] == "non_finite_loss"
+    assert "report_error" not in info
+    findings = json.loads((run.path / "diagnosis.json").read_text())["findings"]
+    assert any(f["code"] == "non_finite_loss" for f in findings)
+    evaluation = json.loads((run.path / "evaluation.json").read_text())
+    assert evaluation["non_finite_predictions"] > 0 and evaluation["rmse"] is None
+    assert (run.path / "report.html").is_file()

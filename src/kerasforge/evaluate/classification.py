@@ -100,6 +100,15 @@ def evaluate_regression(pred: np.ndarray, y_true: np.ndarray, *, top_losses: int
 
     y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
     pred = np.asarray(pred, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(pred)
+    if not finite.all():  # a model whose loss became NaN predicts NaN: say so instead of failing
+        errors = np.where(finite, np.abs(pred - y_true), np.inf)
+        order = np.argsort(-errors, kind="stable")[:top_losses]
+        return {"task": "regression", "examples": len(y_true), "non_finite_predictions": int((~finite).sum()),
+                "mae": None, "rmse": None, "r2": None,
+                "top_losses": [{"index": int(i), "true": _round(y_true[i]),
+                                "predicted": _round(pred[i]) if finite[i] else None,
+                                "loss": _round(errors[i]) if finite[i] else None} for i in order]}
     errors = np.abs(pred - y_true)
     order = np.argsort(-errors, kind="stable")[:top_losses]
     return {"task": "regression", "examples": len(y_true),

@@ -63,15 +63,16 @@ def write_report(run_dir: Path, inputs: ReportInputs) -> Path:
     start = time.perf_counter()
     history = read_json(run_dir / "history.json", {}) or {}
     run_info = read_json(run_dir / "run.json", {}) or {}
+    # the diagnosis first: it needs only the history, and explains a run whose evaluation then fails
+    findings = diagnose(history, run_info=run_info, train_labels=inputs.train_labels,
+                        num_classes=len(inputs.class_names), task=inputs.task, class_names=inputs.class_names)
+    write_json_atomic(run_dir / "diagnosis.json", {"findings": findings,
+                                                   "problems": sum(f["severity"] == "problem" for f in findings)})
     evaluation, predictions, picked = evaluate_split(
         inputs.model, inputs.x, inputs.y, task=inputs.task, class_names=inputs.class_names,
         batch_size=inputs.batch_size, seed=inputs.seed, top_losses=GRID_TOP_LOSSES)
     evaluation["split"] = inputs.split
     write_json_atomic(run_dir / "evaluation.json", evaluation)
-    findings = diagnose(history, run_info=run_info, train_labels=inputs.train_labels,
-                        num_classes=len(inputs.class_names), task=inputs.task, class_names=inputs.class_names)
-    write_json_atomic(run_dir / "diagnosis.json", {"findings": findings,
-                                                   "problems": sum(f["severity"] == "problem" for f in findings)})
     images = make_plots(run_dir / "plots", history, evaluation, predictions, picked, inputs)
     summary = model_summary_text(inputs.model)
     (run_dir / "model_summary.txt").write_text(summary, encoding="utf-8")
