@@ -14,9 +14,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from .dataset import Dataset, Features
+from .named_cache import cached_indices
 
 SPLIT_WORDS = {"train": "training", "test": "test", "validation": "validation"}
 _SPLIT_SALT = {"train": 0, "test": 1, "validation": 2}
@@ -33,6 +33,14 @@ def _stratify_by(y: np.ndarray, stratify: bool) -> np.ndarray | None:
     return y
 
 
+def train_test_split(*args, **kwargs):
+    """scikit-learn's ``train_test_split``, imported when first needed (a second of start-up otherwise)."""
+    from sklearn.model_selection import train_test_split as split
+
+    return split(*args, **kwargs)
+
+
+@cached_indices
 def stratified_split(y: np.ndarray, fraction: float, seed: int,
                      stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(keep, carved)`` with ``fraction`` of the examples carved out, per class when possible.
@@ -57,6 +65,7 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int,
     return np.asarray(keep), np.asarray(carved)
 
 
+@cached_indices
 def subset_indices(y: np.ndarray, n: int | None, seed: int, stratify: bool = True,
                    shuffle: bool = False) -> np.ndarray:
     """Indices of ``n`` examples keeping the class proportions (all of them when ``n`` ≥ ``len(y)``).
