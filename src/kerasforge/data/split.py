@@ -65,7 +65,6 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int,
     return np.asarray(keep), np.asarray(carved)
 
 
-@cached_indices
 def subset_indices(y: np.ndarray, n: int | None, seed: int, stratify: bool = True,
                    shuffle: bool = False) -> np.ndarray:
     """Indices of ``n`` examples keeping the class proportions (all of them when ``n`` ≥ ``len(y)``).
@@ -79,6 +78,12 @@ def subset_indices(y: np.ndarray, n: int | None, seed: int, stratify: bool = Tru
     index = np.arange(len(y))
     if n is None or n >= len(y):
         return np.random.default_rng(seed).permutation(index) if shuffle else index
+    return _subset(y, n, seed, stratify)
+
+
+@cached_indices
+def _subset(y: np.ndarray, n: int, seed: int, stratify: bool) -> np.ndarray:
+    index = np.arange(len(y))
     try:
         chosen, _ = train_test_split(index, train_size=n, random_state=seed, stratify=_stratify_by(y, stratify))
     except ValueError:  # fewer examples asked than classes, or a class of one
