@@ -9,7 +9,7 @@ inputs, so the results are kept as ``.npy`` files:
 * split indices under a key made of the labels' bytes and the split's arguments.
 
 The folder is ``$KFORGE_CACHE_DIR/arrays`` (``off`` or ``0`` turns the cache off), else
-``$XDG_CACHE_HOME/kerasforge/arrays`` (``~/.cache/kerasforge/arrays``). A cache that cannot be read or
+``~/.cache/kerasforge/arrays`` (beside the archives' ``extracted/``, see :mod:`kerasforge.data.archives`). A cache that cannot be read or
 written is skipped silently: the arrays are then computed as without it. Delete the folder to empty it.
 
 Example:
@@ -44,8 +44,7 @@ def cache_dir() -> Path | None:
     setting = os.environ.get("KFORGE_CACHE_DIR", "").strip()
     if setting.lower() in ("off", "0", "false", "no"):
         return None
-    base = Path(setting).expanduser() if setting else Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kerasforge"
+    base = Path(setting).expanduser() if setting else Path.home() / ".cache" / "kerasforge"
     return base / "arrays"
 
 
