@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from lifecycle_helpers import kill_when, run, start, words, write_recipe
 
 from kerasforge.cli import main
@@ -37,6 +38,7 @@ def _killed_during_report(tmp_path: Path, name: str) -> tuple[Path, Path, Path]:
     return recipe, out, run_dir
 
 
+@pytest.mark.slow
 def test_a_run_killed_during_its_report_is_finished_by_kforge_report_and_kforge_track(tmp_path: Path, capsys,
                                                                                      monkeypatch):
     _, out, run_dir = _killed_during_report(tmp_path, "killed_report")
@@ -51,6 +53,7 @@ def test_a_run_killed_during_its_report_is_finished_by_kforge_report_and_kforge_
     assert _mlflow_run(run_dir).data.params["train.epochs"] == "1"
 
 
+@pytest.mark.slow
 def test_rerunning_a_run_killed_during_its_report_finishes_it_instead_of_training_again(tmp_path: Path):
     recipe, out, run_dir = _killed_during_report(tmp_path, "rerun_report")
     history = (run_dir / "history.json").read_text()
@@ -58,18 +61,19 @@ def test_rerunning_a_run_killed_during_its_report_finishes_it_instead_of_trainin
     assert again.returncode == 0, again.stderr
     assert "finishing its report and tracking instead of training again" in words(again.stderr)
     assert "Epoch 1/1" not in again.stdout + again.stderr
-    assert [p.name for p in out.iterdir() if p.is_dir()] == [run_dir.name]
+    assert [p.name for p in out.glob("rerun_report-*")] == [run_dir.name]
     assert (run_dir / "history.json").read_text() == history
     assert _parts(run_dir) == {"model": "done", "metrics": "done", "report": "done", "tracking": "done"}
     assert f"run: {run_dir}" in again.stdout and "test_accuracy" in again.stdout
 
 
+@pytest.mark.slow
 def test_kforge_train_returns_before_the_report_which_a_background_process_then_makes(tmp_path: Path):
     recipe = write_recipe(tmp_path, "background", epochs=1, batch_size=64)
     out = tmp_path / "runs"
     done = run(["train", str(recipe), "--output", str(out)], tmp_path)
     assert done.returncode == 0, done.stderr
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    (run_dir,) = list(out.glob("background-*"))
     assert "test_accuracy" in done.stdout and "being made in the background" in words(done.stderr)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and "pending" in _parts(run_dir).values():

@@ -88,7 +88,8 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     recipe = load_recipe(recipe, overrides)
     spec = DistributionSpec(devices, num_processes, process_id, coordinator)
     spec = spec.resolved() if spec.active else None  # argument errors before the slow imports
-    earlier = finish_earlier_run(recipe, output_dir, resume, chief=spec is None or not spec.process_id,
+    earlier = finish_earlier_run(recipe, output_dir, False if spec and spec.processes > 1 else resume,
+                                 chief=spec is None or not spec.process_id,
                                  report=report, track=track, tracking_uri=tracking_uri)
     if earlier is not None:  # the last run of this recipe was trained: its report/tracking are finished
         return earlier
