@@ -59,6 +59,7 @@ def base_env() -> dict[str, str]:
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))})
     env.pop("KERAS_BACKEND", None)
     env.pop("KFORGE_NO_TRACK", None)
+    env.pop("KFORGE_WAIT", None)
     shared = REPO.parent / "shared" / "data"
     if "KFORGE_DATA_DIR" not in env and shared.is_dir():
         env["KFORGE_DATA_DIR"] = str(shared)
