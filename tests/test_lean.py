@@ -22,8 +22,9 @@ from kerasforge.lifecycle import save_run_files
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 save_run_files(model, Path(sys.argv[1]), ["keras"], {"test_accuracy": 1.0})
-import sklearn  # still importable afterwards, for the report
-print(json.dumps({m: m in sys.modules for m in ("tensorflow", "pandas", "matplotlib")}))
+seen = {m: m in sys.modules for m in ("tensorflow", "pandas", "matplotlib")}
+import sklearn, matplotlib.pyplot  # still importable afterwards, for the report
+print(json.dumps(seen))
 """
 
 
