@@ -13,6 +13,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 os.environ.setdefault("KFORGE_OFFLINE", "1")  # never try to download in tests
 os.environ.setdefault("KFORGE_NO_TRACK", "1")  # tracking tests log runs themselves
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KFORGE_WAIT", "1")  # `kforge train` makes its report before returning (no stray processes)
 
 
 @pytest.fixture(scope="session")

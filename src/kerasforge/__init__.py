@@ -15,12 +15,15 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import KerasforgeError  # noqa: E402
-from .recipe import Recipe, load_recipe  # noqa: E402
 
 __all__ = ["__version__", "KerasforgeError", "Recipe", "load_recipe", "train", "load_run", "Run", "predict"]
 
 
 def __getattr__(name: str):
+    if name in ("Recipe", "load_recipe"):  # lazily: pydantic's models cost `kforge --help` 0.2 s
+        from . import recipe
+
+        return getattr(recipe, name)
     if name == "train":
         from .pipeline import train
 

@@ -177,19 +177,24 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 def _import_keras_quietly() -> None:
     """Import Keras without TensorFlow's C++ start-up lines."""
-    with _native_stderr_silenced():
+    from .lean import keras_without_extras
+
+    with _native_stderr_silenced(), keras_without_extras():
         import keras  # noqa: F401
 
 
 def set_random_seed(seed: int) -> None:
-    """``keras.utils.set_random_seed`` (Python, NumPy, Keras and, when installed, TensorFlow, which Keras
-    seeds for ``tf.data`` even on other backends, importing it: quietly here).
+    """``keras.utils.set_random_seed`` (Python, NumPy, Keras and TensorFlow when the run uses it; on the
+    JAX and PyTorch backends TensorFlow is seeded only when something imported it already, see
+    :func:`kerasforge.lean.tensorflow_left_out`).
 
     >>> set_random_seed(42)   # doctest: +SKIP
     """
     import keras
 
-    with _native_stderr_silenced():
+    from .lean import tensorflow_left_out
+
+    with _native_stderr_silenced(), tensorflow_left_out():
         keras.utils.set_random_seed(seed)
 
 

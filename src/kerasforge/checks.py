@@ -27,7 +27,10 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     check_output_dir(Path(recipe.output.dir), recipe.name)
     from .code_backend import requested_backend
 
-    configure_backend(requested_backend(recipe))
+    # Names resolve the same on every backend, and Keras on JAX imports in half TensorFlow's time:
+    # "auto" validates on JAX when it is installed (dense=True means "prefer JAX"), as dense models train;
+    # user code written with tf.* ops still picks TensorFlow.
+    configure_backend(requested_backend(recipe), dense=True)
     from .models import check_model_spec
     from .training.callbacks import make_callbacks
     from .training.compile import make_loss, make_metrics, make_optimizer

@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $KFORGE_TRACKING_URI, "
                    "$MLFLOW_TRACKING_URI, else sqlite:///<output>/mlflow.db)")
     p.add_argument("--no-track", action="store_true", help="do not log this run to MLflow")
+    p.add_argument("--wait", action="store_true", help="make the report and the MLflow record before returning "
+                   "(default, unless $KFORGE_WAIT=1: in a background process once the model is saved; "
+                   "run.json's parts say when)")
     scale = p.add_argument_group("scale out (JAX backend; see docs/multi-node.md)")
     scale.add_argument("--devices", metavar="all|N", help="train data-parallel over all local devices or N of "
                        "them, each batch split across them (on a CPU: XLA_FLAGS="
@@ -120,7 +123,8 @@ def _train(args: argparse.Namespace) -> None:
     run = train(args.recipe, overrides=args.overrides, output_dir=args.output,
                 resume=False if args.new else None, tracking_uri=args.tracking_uri, track=not args.no_track,
                 devices=args.devices, num_processes=args.num_processes, process_id=args.process_id,
-                coordinator=args.coordinator)
+                coordinator=args.coordinator,
+                background=not (args.wait or os.environ.get("KFORGE_WAIT", "") not in ("", "0")))
     if run.path is None:  # a non-chief process of a multi-process run
         print(f"process {run.info.get('process_index')}: trained; process 0 writes the run folder")
         return

@@ -6,9 +6,12 @@ Example:
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import TYPE_CHECKING
 
-_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_console: Console | None = None  # made on first use: `kforge --help` needs no rich
 _quiet = False
 
 
@@ -26,9 +29,14 @@ def is_quiet() -> bool:
 def say(message: str, style: str | None = None) -> None:
     """Print one line for the user (nothing when quiet)."""
     if not _quiet:
-        _console.print(message, style=style, soft_wrap=True)
+        console().print(message, style=style, soft_wrap=True)
 
 
 def console() -> Console:
     """The shared console (for tables and status spinners)."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(stderr=True, highlight=False)
     return _console

@@ -31,9 +31,11 @@ from .distribute import (
     shard_for_process,
 )
 from .errors import TrainError
+from .finishing import finish_earlier_run
+from .lifecycle import release, set_parts
 from .recipe import Recipe, load_recipe, resolve_recipe_path
 from .references import add_to_path
-from .runs import Run, find_resumable, fingerprint, new_run_dir, read_json, update_run_info
+from .runs import Run, fingerprint, new_run_dir, read_json, update_run_info
 from .training.callbacks import write_json_atomic
 
 SPLITS = ("train", "validation", "test")
@@ -58,7 +60,7 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
           show_summary: bool = True, callbacks: list | None = None, tracking_uri: str | None = None,
           track: bool = True, report: bool = True, devices: str | int | None = None,
           num_processes: int | None = None, process_id: int | None = None,
-          coordinator: str | None = None) -> Run:
+          coordinator: str | None = None, background: bool = False) -> Run:
     """Train, evaluate and save the model a recipe describes; returns the finished :class:`Run`.
 
     ``recipe`` is a YAML path, a built-in recipe name, a mapping or a :class:`Recipe`. An interrupted
@@ -73,6 +75,11 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     the run folder and the others return a :class:`Run` whose ``path`` is ``None`` (see
     :mod:`kerasforge.distribute` and ``docs/multi-node.md``).
 
+    ``background=True`` (``kforge train``) returns once the model and metrics are saved and leaves the
+    report and tracking to a background process (:mod:`kerasforge.finishing`); ``run.json``'s ``parts``
+    says where each stands. A rerun whose last run has its model saved but parts pending finishes those
+    instead of training again (unless ``resume=False``).
+
     >>> run = train("fashion_mnist_cnn", overrides=["train.epochs=1"])   # doctest: +SKIP
     >>> run = train("digits_mlp", devices="all")                         # doctest: +SKIP
     """
@@ -85,6 +92,11 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     check_output_dir(Path(output_dir or recipe.output.dir), recipe.name, where="--output" if output_dir else "output.dir")
     spec = DistributionSpec(devices, num_processes, process_id, coordinator)
     spec = spec.resolved() if spec.active else None  # argument errors before the slow imports
+    earlier = finish_earlier_run(recipe, output_dir, False if spec and spec.processes > 1 else resume,
+                                 chief=spec is None or not spec.process_id,
+                                 report=report, track=track, tracking_uri=tracking_uri)
+    if earlier is not None:  # the last run of this recipe was trained: its report/tracking are finished
+        return earlier
     from .code_backend import requested_backend
 
     backend = configure_backend(requested_backend(recipe), distributed=spec is not None,
@@ -110,9 +122,16 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     fit(fit_recipe, prepared, run_dir, history, initial_epoch, list(callbacks or []))
     if dist:
         localize(prepared.model)  # evaluation, report and saving on this process alone
-    run = finish(recipe, prepared, run_dir, history, report=report)
-    if track and not os.environ.get("KFORGE_NO_TRACK"):
+    tracked = track and not os.environ.get("KFORGE_NO_TRACK")
+    run = finish(recipe, prepared, run_dir, history, report=report, track=tracked, background=background)
+    if background and (report or tracked):
+        from .finishing import start_in_background
+
+        pid = start_in_background(run_dir, report=report, track=tracked, tracking_uri=tracking_uri)
+        say(f"  report and tracking: being made in the background (process {pid}, log {run_dir}/finishing.log)")
+    elif tracked:
         track_run(run, tracking_uri)
+    release(run_dir)
     return run
 
 
@@ -232,15 +251,20 @@ def adapt_preprocessing(model, x) -> None:
 def open_run_folder(recipe: Recipe, prepared: Prepared, output_dir: str | Path | None,
                     resume: bool | None) -> tuple[Path, dict[str, list], int]:
     """A run folder for this run: an interrupted one of the same recipe (resumed) or a new one."""
+    from .lifecycle import adopt_resumable, claim
     from .training.callbacks import read_resume_point
 
     output = Path(output_dir or recipe.output.dir)
     resume = recipe.output.resume if resume is None else resume
-    run_dir = find_resumable(output, recipe) if resume else None
+    run_dir = adopt_resumable(output, recipe, say) if resume else None  # claimed, or None
     history: dict[str, list] = {}
     initial_epoch = 0
     state = read_resume_point(run_dir / "checkpoints") if run_dir else None
-    if state is not None:
+    if run_dir is not None and state is None:  # killed in its first epoch: the same folder, from the start
+        say(f"  restarting {run_dir} from its first epoch (it was stopped before finishing one)", style="cyan")
+        update_run_info(run_dir, fingerprint=fingerprint(recipe), status="running",
+                        started=time.strftime("%Y-%m-%dT%H:%M:%S"), kerasforge=__version__)
+    elif state is not None:
         model = prepared.model
         model.optimizer.build(model.trainable_variables)
         model.load_weights(run_dir / "checkpoints" / state["weights"])
@@ -248,6 +272,7 @@ def open_run_folder(recipe: Recipe, prepared: Prepared, output_dir: str | Path |
         say(f"  resuming {run_dir} after epoch {initial_epoch} of {recipe.train.epochs}", style="cyan")
     else:
         run_dir = new_run_dir(output, recipe.name)
+        claim(run_dir)
         (run_dir / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
         write_json_atomic(run_dir / "data.json", data_info(prepared, recipe))
         update_run_info(run_dir, name=recipe.name, fingerprint=fingerprint(recipe), status="running",
@@ -265,6 +290,7 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     A NaN/infinite loss stops training cleanly (recorded as ``stopped`` in run.json); running out of
     memory retries with half the batch size (recorded as ``oom_retries``), from the last finished epoch.
     """
+    from .lifecycle import stopped
     from .training.callbacks import history_recorder, make_callbacks, resume_checkpointer
     from .training.fastpath import (
         EpochTimer,
@@ -314,10 +340,12 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     try:
         fit_with_oom_retry(fit_once, recipe.train.batch_size, on_retry=on_oom)
     except KeyboardInterrupt:
-        update_run_info(run_dir, status="interrupted")
+        stopped(run_dir, "interrupted")
         raise
     except Exception as exc:
-        update_run_info(run_dir, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        rescued = stopped(run_dir, "failed", exc, prepared.model)
+        if rescued is not None:
+            raise rescued from exc
         raise
     prepared.timings["fit_s"] = time.perf_counter() - start
     prepared.timings.update(timing_summary(timer.times))
@@ -330,10 +358,11 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
 
 
 def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, list], *,
-           report: bool = True) -> Run:
-    """Evaluate, save the model and the metrics, mark the run finished, and write its report."""
+           report: bool = True, track: bool = False, background: bool = False) -> Run:
+    """Evaluate, save the model and the metrics, mark the run finished, and write its report (unless
+    ``background``: then the report is left ``pending`` for :mod:`kerasforge.finishing`)."""
     from .evaluate import evaluate_model
-    from .saving import save_model
+    from .lifecycle import save_run_files
 
     split = recipe.evaluate.split
     x_eval, y_eval = prepared.x[split], prepared.y[split]
@@ -344,16 +373,17 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     metrics = evaluate_model(prepared.model, x_eval, y_eval,
                              batch_size=recipe.evaluate.batch_size or recipe.train.batch_size, prefix=split)
     prepared.timings["evaluate_s"] = time.perf_counter() - start
-    write_json_atomic(run_dir / "metrics.json", metrics)
     formats = list(recipe.output.formats) + (["weights"] if recipe.model.kind == "python" else [])
-    save_model(prepared.model, run_dir, formats)
+    save_run_files(prepared.model, run_dir, formats, metrics)  # a folder gone read-only: kept elsewhere
     remove_resume_points(run_dir / "checkpoints")
     info = update_run_info(run_dir, status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                           epochs_done=len(history.get("epoch", [])), timings=prepared.timings)
-    if report:
-        info = write_report(recipe, prepared, run_dir) or info
+                           epochs_done=len(history.get("epoch", [])), timings=prepared.timings,
+                           parts={"model": "done", "metrics": "done", **({"report": "pending"} if report else {}),
+                                  **({"tracking": "pending"} if track else {})})
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
     say(f"[bold green]done[/bold green]: {shown}  ->  {run_dir}")
+    if report and not background:
+        info = write_report(recipe, prepared, run_dir) or info
     return Run(path=run_dir, recipe=recipe, model=prepared.model, history=history, metrics=metrics, info=info,
                data_info=data_info(prepared, recipe))
 
@@ -377,6 +407,7 @@ def write_report(recipe: Recipe, prepared: Prepared, run_dir: Path) -> dict[str,
             batch_size=recipe.evaluate.batch_size or recipe.train.batch_size))
     except Exception as exc:  # reporting is a bonus; the model and metrics are already saved
         say(f"  warning: the report could not be written ({type(exc).__name__}: {exc})", style="yellow")
+        set_parts(run_dir, report="failed")
         return update_run_info(run_dir, report_error=f"{type(exc).__name__}: {exc}"[:2000])
     return read_json(run_dir / "run.json", None)
 
@@ -396,6 +427,7 @@ def track_run(run: Run, tracking_uri: str | None) -> None:
         run.info = read_json(run.path / "run.json", run.info) or run.info
         say(f"  tracked: MLflow run {run_id}")
     except KerasforgeError as exc:
+        set_parts(run.path, tracking="failed")
         say(f"  warning: tracking failed, the run is saved: {exc.message}", style="yellow")
 
 

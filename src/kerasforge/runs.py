@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +88,11 @@ def update_run_info(path: Path, **fields: Any) -> dict[str, Any]:
     return info
 
 
-def find_resumable(output_dir: Path, recipe: Recipe) -> Path | None:
-    """The newest unfinished run of this same recipe whose process is gone, if any."""
+def find_resumable(output_dir: Path, recipe: Recipe, busy: list[Path] | None = None) -> Path | None:
+    """The newest unfinished run of this same recipe whose process is gone, if any (runs in ``busy`` are
+    passed over; runs whose owner lives are added to it)."""
+    from .lifecycle import owner_alive
+
     if not output_dir.is_dir():
         return None
     wanted = fingerprint(recipe)
@@ -99,8 +101,12 @@ def find_resumable(output_dir: Path, recipe: Recipe) -> Path | None:
         info = read_json(run_json, {}) or {}
         if info.get("status") not in RESUMABLE or info.get("fingerprint") != wanted:
             continue
-        if info.get("host") == socket.gethostname() and _alive(info.get("pid")):
-            continue  # another process is still training it
+        if busy is not None and run_json.parent in busy:
+            continue
+        if owner_alive(run_json.parent, info):  # another process is still training it
+            if busy is not None:
+                busy.append(run_json.parent)
+            continue
         candidates.append((run_json.stat().st_mtime, run_json.parent))
     return max(candidates)[1] if candidates else None
 

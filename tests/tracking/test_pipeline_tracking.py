@@ -24,7 +24,7 @@ def test_train_command_tracks_the_run(tmp_path, monkeypatch, capsys):
     recipe = tmp_path / "digits_track.yaml"
     recipe.write_text(yaml.safe_dump(RECIPE))
     out = tmp_path / "runs"
-    assert main(["train", str(recipe), "--quiet", "--output", str(out)]) == 0
+    assert main(["train", str(recipe), "--quiet", "--output", str(out), "--wait"]) == 0
     (run_dir,) = [p for p in out.iterdir() if p.is_dir() and p.name.startswith("digits_track-")]
     info = json.loads((run_dir / "run.json").read_text())
     assert info["tracking_uri"] == f"sqlite:///{out.resolve()}/mlflow.db"

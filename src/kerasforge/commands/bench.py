@@ -23,9 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..recipe import BUILTIN_RECIPES, builtin_recipe_names, load_recipe
-
-RESULTS_MD = BUILTIN_RECIPES / "RESULTS.md"
+RESULTS_MD = Path(__file__).resolve().parents[1] / "recipes" / "RESULTS.md"  # recipe.BUILTIN_RECIPES
 # Recipes that make one class rare (data.imbalance) are judged against the same data trained without any
 # remedy: no class weights and the plain loss. Each seed trains both.
 UNWEIGHTED = ["train.class_weight=null", "train.loss=sparse_categorical_crossentropy"]
@@ -50,6 +48,7 @@ def register(command) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     from ..console import console
+    from ..recipe import builtin_recipe_names
 
     names = args.recipes or builtin_recipe_names()
     command = "kforge bench accuracy " + " ".join(
@@ -88,6 +87,7 @@ def bench_accuracy(names: list[str], *, seeds: int = 3, overrides: list[str] | N
     True
     """
     from ..pipeline import train
+    from ..recipe import load_recipe
 
     output.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -155,6 +155,8 @@ def recipe_target(name: str) -> str:
     >>> recipe_target("mnist_cnn")
     '≥ 99.0%'
     """
+    from ..recipe import load_recipe
+
     try:
         recipe = load_recipe(name)
     except Exception:  # a recipe that cannot load has no target to show; the run will say why

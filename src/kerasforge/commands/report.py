@@ -27,11 +27,13 @@ def _report(args: argparse.Namespace) -> None:
     import json
 
     from ..console import say
+    from ..lifecycle import finishing
     from ..report import report_run
 
     for run in args.run:
         say(f"[bold]kerasforge[/bold] report: {run}")
-        path = report_run(run)
+        with finishing(run, say=say):
+            path = report_run(run)
         diagnosis = json.loads((path.parent / "diagnosis.json").read_text(encoding="utf-8"))
         for finding in diagnosis["findings"]:
             say(f"  {finding['severity']}: {finding['title']}", style="yellow")

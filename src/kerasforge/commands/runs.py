@@ -64,10 +64,13 @@ def _runs(args: argparse.Namespace) -> None:
 
 
 def _track(args: argparse.Namespace) -> None:
+    from ..console import say
+    from ..lifecycle import finishing
     from ..tracking import log_run
 
     for run in args.runs:
-        run_id = log_run(run, tracking_uri=args.tracking_uri, experiment=args.experiment)
+        with finishing(run, say=say):
+            run_id = log_run(run, tracking_uri=args.tracking_uri, experiment=args.experiment)
         print(f"{run}: mlflow run {run_id}")
 
 

@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from .dataset import Dataset
 from .source import DIGIT_CLASSES, Loaded
@@ -18,6 +17,8 @@ from .split import Picker
 
 def load_digits_dataset(test_split: float, picker: Picker) -> Loaded:
     """The digits as images (N, 8, 8, 1) with values 0..16 and a stratified test split."""
+    from sklearn.datasets import load_digits  # here: importing scikit-learn takes a second
+
     bunch = load_digits()
     x = bunch.images.astype(np.float32)[..., None]
     y = bunch.target.astype(np.int64)

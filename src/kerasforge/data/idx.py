@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import DataError
 from .dataset import Dataset
+from .named_cache import cached_array
 from .source import Loaded
 from .split import Picker
 
@@ -69,7 +70,8 @@ def read_idx(path: Path) -> np.ndarray:
 
 def load_idx_folder(folder: Path, name: str, class_names: list[str], picker: Picker) -> Loaded:
     """The four IDX files of ``folder`` as a (train, test) image dataset (N, 28, 28, 1) uint8."""
-    arrays = {key: read_idx(_variant(folder, stem)) for key, stem in IDX_FILES.items()}  # type: ignore[arg-type]
+    arrays = {key: cached_array(_variant(folder, stem), read_idx)  # type: ignore[arg-type]
+              for key, stem in IDX_FILES.items()}
     for split in ("train", "test"):
         if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
             raise DataError(f"the {split} images and labels differ in number", where=str(folder),

@@ -113,9 +113,12 @@ def normalize(ds: Dataset, how: str, pixel_max: float | None = None) -> None:
     ds.preprocessing.update(normalize=how, offset=np.asarray(shift, np.float32).tolist(),
                             divisor=np.asarray(div, np.float32).tolist(), pixel_max=pixel_max)
     for attr, x in _arrays(ds):
-        out = x.astype(np.float32) if attr != "x_train" else train
+        out = np.asarray(x, dtype=np.float32) if attr != "x_train" else train
         if how in ("scale", "standardize"):
-            out = (out - shift) / div
+            if out is x or not out.flags.writeable:  # never change the caller's array
+                out = out.copy()
+            np.subtract(out, shift, out=out)  # in place: the same values, no temporaries
+            np.divide(out, div, out=out)
         setattr(ds, attr, out.astype(np.float32, copy=False))
 
 

@@ -14,9 +14,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from .dataset import Dataset, Features
+from .named_cache import cached_indices
 
 SPLIT_WORDS = {"train": "training", "test": "test", "validation": "validation"}
 _SPLIT_SALT = {"train": 0, "test": 1, "validation": 2}
@@ -33,6 +33,14 @@ def _stratify_by(y: np.ndarray, stratify: bool) -> np.ndarray | None:
     return y
 
 
+def train_test_split(*args, **kwargs):
+    """scikit-learn's ``train_test_split``, imported when first needed (a second of start-up otherwise)."""
+    from sklearn.model_selection import train_test_split as split
+
+    return split(*args, **kwargs)
+
+
+@cached_indices
 def stratified_split(y: np.ndarray, fraction: float, seed: int,
                      stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(keep, carved)`` with ``fraction`` of the examples carved out, per class when possible.
@@ -70,6 +78,12 @@ def subset_indices(y: np.ndarray, n: int | None, seed: int, stratify: bool = Tru
     index = np.arange(len(y))
     if n is None or n >= len(y):
         return np.random.default_rng(seed).permutation(index) if shuffle else index
+    return _subset(y, n, seed, stratify)
+
+
+@cached_indices
+def _subset(y: np.ndarray, n: int, seed: int, stratify: bool) -> np.ndarray:
+    index = np.arange(len(y))
     try:
         chosen, _ = train_test_split(index, train_size=n, random_state=seed, stratify=_stratify_by(y, stratify))
     except ValueError:  # fewer examples asked than classes, or a class of one

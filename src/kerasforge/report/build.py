@@ -83,6 +83,9 @@ def write_report(run_dir: Path, inputs: ReportInputs) -> Path:
     from ..runs import update_run_info
 
     update_run_info(run_dir, report={"path": report.name, "seconds": round(time.perf_counter() - start, 3)})
+    from ..lifecycle import set_parts
+
+    set_parts(run_dir, report="done")
     return report
 
 

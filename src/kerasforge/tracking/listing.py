@@ -133,7 +133,9 @@ def _row(folder: Path) -> RunRow:
     epochs = info.get("epochs_done")
     if epochs is None:
         epochs = len((read_json(folder / "history.json", {}) or {}).get("epoch", [])) or None
-    return RunRow(path=folder, name=folder.name, status=str(info.get("status", "?")),
+    from ..lifecycle import shown_status
+
+    return RunRow(path=folder, name=folder.name, status=shown_status(folder, info),
                   dataset=str(data.get("dataset", "")), epochs=epochs, started=str(info.get("started", "")),
                   metrics={k: float(v) for k, v in metrics.items()
                            if isinstance(v, int | float) and not isinstance(v, bool)},

@@ -77,6 +77,9 @@ def log_run(run_or_path: Run | str | Path, *, tracking_uri: str | None = None, e
         client.set_terminated(run_id, status=STATUS.get(str(info.get("status")), "FINISHED"),
                               end_time=_millis(info.get("finished")) or int(time.time() * 1000))
     update_run_info(path, mlflow_run_id=run_id, tracking_uri=uri, mlflow_experiment_id=exp)
+    from ..lifecycle import set_parts
+
+    set_parts(path, tracking="done")
     return run_id
 
 
