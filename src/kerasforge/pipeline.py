@@ -215,6 +215,9 @@ def adapt_preprocessing(model, x) -> None:
         layer.adapt(x)
         if position + 1 < len(layers) and hasattr(layers[position + 1], "adapt"):
             x = layer(x)
+    from .models.vocabulary import make_vocabularies_portable
+
+    make_vocabularies_portable(model, announce=True)  # terms model.keras could not reload
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -105,6 +105,9 @@ def trained_model(run):
     """
     import keras
 
+    from ..keras_fixes import apply
+
+    apply()
     path = Path(run.path) / "model.keras"
     if path.is_file():
         try:
