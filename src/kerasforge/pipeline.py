@@ -328,6 +328,7 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     """Evaluate, save the model and the metrics, mark the run finished, and write its report."""
     from .evaluate import evaluate_model
     from .saving import save_model
+    from .saving_check import check_saved_model
 
     split = recipe.evaluate.split
     x_eval, y_eval = prepared.x[split], prepared.y[split]
@@ -341,6 +342,7 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     write_json_atomic(run_dir / "metrics.json", metrics)
     formats = list(recipe.output.formats) + (["weights"] if recipe.model.kind == "python" else [])
     save_model(prepared.model, run_dir, formats)
+    check_saved_model(recipe, prepared, run_dir)  # model.keras must come back, else the run failed
     remove_resume_points(run_dir / "checkpoints")
     info = update_run_info(run_dir, status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                            epochs_done=len(history.get("epoch", [])), timings=prepared.timings)
