@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,8 @@ def _compare(expected: list[np.ndarray], got: list[np.ndarray]) -> dict[str, Any
 def _keep_weights(model, run_dir: Path) -> None:
     from .saving import save_model
 
-    try:
+    with contextlib.suppress(Exception):  # the error being raised says more than this one would
         save_model(model, run_dir, ["weights"])
-    except Exception:  # the error being raised says more than this one would
-        pass
 
 
 def _first_line(exc: BaseException) -> str:
