@@ -80,3 +80,13 @@ def test_a_run_trained_on_jax_exports_to_onnx_tflite_and_savedmodel(tmp_path):
     for fmt in ("onnx", "tflite", "savedmodel"):
         card = json.loads((run / "exports" / fmt / "model_card.json").read_text())
         assert card["verification"]["passed"], card
+
+
+def test_batch_normalization_runs_in_inference_mode_in_the_exports(tmp_path):
+    """cifar10_resnet: ONNX and SavedModel traced the model in training mode (batch statistics) before."""
+    run = _train({"name": "bn", "seed": 1, "data": {"dataset": "digits", "subset": 100},
+                  "model": {"ref": "kerasforge.models.zoo.resnet:resnet",
+                            "kwargs": {"stages": [1], "width": 4, "flip": True, "shift": 1}},
+                  "train": {"epochs": 1, "batch_size": 16}}, tmp_path)
+    (result,) = export_run(run, ["onnx"], examples=64).values()
+    assert result.verification["passed"] and result.verification["max_abs_diff"] <= 1e-4

@@ -85,7 +85,7 @@ def build_inference_model(run) -> InferenceModel:
     trained, removed = without_training_layers(trained_model(run))
     if removed:
         built_in.append("augmentation left out (the identity at inference): " + ", ".join(removed))
-    x = trained(x)
+    x = trained(x, training=False)  # inference mode in every traced graph (BatchNormalization, Dropout)
     if isinstance(x, dict | list | tuple):
         raise ExportError("this model has several outputs; exports give one array of probabilities",
                           where=str(run.path), fix="Use this run's model.keras with Keras directly "
