@@ -243,6 +243,9 @@ def adapt_preprocessing(model, x) -> None:
         layer.adapt(x)
         if position + 1 < len(layers) and hasattr(layers[position + 1], "adapt"):
             x = layer(x)
+    from .models.vocabulary import make_vocabularies_portable
+
+    make_vocabularies_portable(model, announce=True)  # terms model.keras could not reload
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -363,6 +366,7 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     ``background``: then the report is left ``pending`` for :mod:`kerasforge.finishing`)."""
     from .evaluate import evaluate_model
     from .lifecycle import save_run_files
+    from .saving_check import check_saved_model
 
     split = recipe.evaluate.split
     x_eval, y_eval = prepared.x[split], prepared.y[split]
@@ -375,6 +379,10 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     prepared.timings["evaluate_s"] = time.perf_counter() - start
     formats = list(recipe.output.formats) + (["weights"] if recipe.model.kind == "python" else [])
     save_run_files(prepared.model, run_dir, formats, metrics)  # a folder gone read-only: kept elsewhere
+    from .lean import tensorflow_left_out
+
+    with tensorflow_left_out():  # loading must not import TensorFlow on a JAX run (start-up cost, issue 15)
+        check_saved_model(recipe, prepared, run_dir)  # model.keras must come back, else the run failed
     remove_resume_points(run_dir / "checkpoints")
     info = update_run_info(run_dir, status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                            epochs_done=len(history.get("epoch", [])), timings=prepared.timings,

@@ -480,6 +480,14 @@ class OutputSpec(Section):
     formats: list[Literal["keras", "h5", "weights"]] = Field(default_factory=lambda: ["keras"])
 
 
+class ExportSpec(Section):
+    """What ``kforge export`` cannot make of this recipe's model, and why (documentation that tests hold
+    true: each listed format must fail, every other one must export and verify)."""
+
+    unsupported: dict[Literal["keras", "h5", "weights", "savedmodel", "tflite", "onnx"], str] = Field(
+        default_factory=dict, description="format -> the reason it cannot be exported")
+
+
 # ---------------------------------------------------------------------------------------------------
 # search (hyperparameter tuning, see kerasforge.tune)
 # ---------------------------------------------------------------------------------------------------
@@ -668,6 +676,7 @@ class Recipe(Section):
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     search: SearchSpec | None = Field(None, description="hyperparameter search (kforge tune)")
+    export: ExportSpec | None = Field(None, description="export formats this model cannot have, with reasons")
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,9 @@ def save_model(model, folder: Path, formats: list[str]) -> dict[str, Path]:
     Each file is written under a temporary name and then renamed, so an interrupted save never
     leaves a half-written model behind.
     """
+    from .keras_fixes import apply
+
+    apply()  # Keras bugs that would write files it cannot read back
     saved = {}
     for fmt in dict.fromkeys(formats):
         target = folder / FILE_NAMES[fmt]
@@ -58,6 +61,9 @@ def load_model_file(path: str | Path, *, safe_mode: bool = True):
     """Load a whole model from ``.keras`` or ``.h5`` (Keras' ``safe_mode`` on by default)."""
     import keras
 
+    from .keras_fixes import apply
+
+    apply()
     path = Path(path)
     if not path.is_file():
         raise KerasforgeError(f"no model file {path}", where=str(path), fix="Check the path.")

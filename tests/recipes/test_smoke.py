@@ -56,8 +56,12 @@ SLOW = {"cats_dogs_scratch", "fashion_mnist_best", "imdb_text", "imdb_lstm", "mn
 NOT_SMOKED_HERE = {"transfer_mobilenetv2"}  # needs a backbone run: see test_transfer_from_an_earlier_run
 
 
-def smoke(name: str, tmp_path, extra: list[str] | None = None):
+def smoke(name: str, tmp_path, extra: list[str] | None = None, trained=None):
+    """The recipe trained with its smoke overrides: ``trained`` (the session's ``trained_recipe``) shares
+    one run per recipe with the end-to-end test."""
     overrides, _ = SMOKE[name]
+    if trained is not None and not extra:
+        return trained(name, overrides)
     start = time.perf_counter()
     run = kerasforge.train(name, output_dir=tmp_path, show_summary=False,
                            overrides=[*overrides, "train.verbose=0", *(extra or [])])
@@ -71,8 +75,8 @@ def test_every_library_recipe_has_a_smoke_test():
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW else [])
                                   for n in sorted(SMOKE)])
-def test_recipe_learns_on_a_small_subset(name, tmp_path):
-    run = smoke(name, tmp_path)
+def test_recipe_learns_on_a_small_subset(name, tmp_path, trained_recipe):
+    run = smoke(name, tmp_path, trained=trained_recipe)
     minimum = SMOKE[name][1]
     key = "accuracy" if name in TRAIN_ACCURACY else "test_accuracy"
     accuracy = run.history["accuracy"][-1] if name in TRAIN_ACCURACY else run.metrics["test_accuracy"]

@@ -1,7 +1,8 @@
 """The inference model: RAW inputs in, probabilities out, the training preprocessing built in as layers.
 
 ``Input(raw) -> Rescaling (pixels 0..255 -> the training scale, offset and divisor) -> Reshape (to the
-model's input) -> trained model -> Softmax/Sigmoid (only when the model emits logits)``. Sequences (int32
+model's input) -> trained model, without its augmentation layers -> Softmax/Sigmoid (only when the model
+emits logits)``. Sequences (int32
 word ids) and raw text (a model with TextVectorization inside) go to the model unchanged.
 
 Example:
@@ -18,6 +19,7 @@ from typing import Any
 
 from ..data.dataset import input_dtype
 from .errors import ExportError
+from .inference_graph import without_training_layers
 
 INPUT_NAMES = {"image": "pixels", "sequence": "word_ids", "text": "text", "tabular": "features"}
 
@@ -80,7 +82,10 @@ def build_inference_model(run) -> InferenceModel:
     if model_shape is not None and list(model_shape) != natural and None not in model_shape:
         x = keras.layers.Reshape(tuple(int(d) for d in model_shape), name="to_model_input")(x)
         built_in.append(f"Reshape {tuple(natural)} -> {tuple(model_shape)}")
-    x = trained_model(run)(x)
+    trained, removed = without_training_layers(trained_model(run))
+    if removed:
+        built_in.append("augmentation left out (the identity at inference): " + ", ".join(removed))
+    x = trained(x, training=False)  # inference mode in every traced graph (BatchNormalization, Dropout)
     if isinstance(x, dict | list | tuple):
         raise ExportError("this model has several outputs; exports give one array of probabilities",
                           where=str(run.path), fix="Use this run's model.keras with Keras directly "
@@ -105,6 +110,9 @@ def trained_model(run):
     """
     import keras
 
+    from ..keras_fixes import apply
+
+    apply()
     path = Path(run.path) / "model.keras"
     if path.is_file():
         try:

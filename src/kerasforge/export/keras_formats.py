@@ -59,6 +59,9 @@ def load(folder: Path, rebuild: Callable | None, *, fmt: str) -> Callable[[np.nd
         with _without_optimizers(model):  # the file holds no optimizer state (see save)
             model.load_weights(path)
     else:  # not compiled: an inference model has no loss, and Keras would warn about that for .h5
+        from ..keras_fixes import apply
+
+        apply()
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
 
     def predict(x: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """ONNX export (``model.onnx``), float32 or ``dynamic`` (int8 weights), reloaded with ONNX Runtime.
 
 Keras converts the inference model (``model.export(format="onnx")``, through tf2onnx on the TensorFlow
-backend); ``dynamic`` quantisation is ONNX Runtime's ``quantize_dynamic``. The graph's first input takes
+backend — in a TensorFlow child process when this one runs on JAX); ``dynamic`` quantisation is ONNX Runtime's ``quantize_dynamic``. The graph's first input takes
 the RAW examples, its first output gives the probabilities.
 
 Example:
@@ -22,17 +22,23 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ExportError
+from .tensorflow_backend import on_tensorflow
 
 ARTIFACT = "model.onnx"
 
 
 def save(model, folder: Path, *, fmt: str = "onnx", quantize: str | None = None) -> Path:
-    """Convert ``model`` to ``folder/model.onnx``; returns the file."""
-    _require("tf2onnx" if _backend() == "tensorflow" else "onnx")
+    """Convert ``model`` to ``folder/model.onnx`` (through tf2onnx, on TensorFlow whatever this process's
+    backend: see :mod:`.tensorflow_backend`); returns the file."""
+    return on_tensorflow(fmt, model, folder, quantize=quantize, save=_save)
+
+
+def _save(model, folder: Path, *, fmt: str = "onnx", quantize: str | None = None) -> Path:
+    _require("tf2onnx")
     target = folder / ARTIFACT
     float_path = folder / "float32.onnx" if quantize else target
-    with _quiet():
-        model.export(str(float_path), format="onnx", verbose=False)
+    with _quiet():  # the signature given: Keras asks for a model "called" once, which JAX's predict does not mark
+        model.export(str(float_path), format="onnx", verbose=False, input_signature=input_signature(model))
     import onnx
 
     # tf2onnx writes ops it cannot convert into the graph as they are (and only logs them): the checker
@@ -45,6 +51,14 @@ def save(model, folder: Path, *, fmt: str = "onnx", quantize: str | None = None)
             quantize_dynamic(str(float_path), str(target), weight_type=QuantType.QInt8)
         float_path.unlink()
     return target
+
+
+def input_signature(model) -> list:
+    """The raw input's spec, as Keras' exporters take it (one positional argument)."""
+    import keras
+
+    (raw,) = model.inputs
+    return [keras.InputSpec(shape=tuple(raw.shape), dtype=raw.dtype, name=raw.name)]
 
 
 def load(folder: Path, rebuild: Callable | None = None, *, fmt: str = "onnx") -> Callable[[np.ndarray], np.ndarray]:
@@ -72,12 +86,6 @@ def versions() -> dict[str, str]:
         with contextlib.suppress(ImportError):
             found[name] = __import__(name).__version__
     return found
-
-
-def _backend() -> str:
-    import keras
-
-    return keras.backend.backend()
 
 
 def _require(module: str) -> None:

@@ -16,14 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .tensorflow_backend import require_tensorflow_backend
+from .tensorflow_backend import on_tensorflow
 
 ARTIFACT = "saved_model"
 
 
 def save(model, folder: Path, *, fmt: str = "savedmodel", quantize: str | None = None) -> Path:
-    """Write ``model`` as a SavedModel into ``folder/saved_model``; returns that folder."""
-    require_tensorflow_backend("savedmodel")
+    """Write ``model`` as a SavedModel into ``folder/saved_model`` (on TensorFlow: see
+    :mod:`.tensorflow_backend`); returns that folder."""
+    return on_tensorflow(fmt, model, folder, quantize=quantize, save=_save)
+
+
+def _save(model, folder: Path, *, fmt: str = "savedmodel", quantize: str | None = None) -> Path:
     target = folder / ARTIFACT
     model.export(str(target), format="tf_saved_model", verbose=False)
     return target

@@ -1,7 +1,8 @@
 """LiteRT (TFLite) export (``model.tflite``): float32, or quantized ``dynamic`` (int8 weights) or ``float16``.
 
 Converted by Keras' LiteRT exporter with TFLite's built-in ops only, so the file runs in the plain LiteRT
-interpreter (no Flex/TensorFlow ops); a layer whose ops are not built in (TextVectorization's string
+interpreter (no Flex/TensorFlow ops). Recurrent layers (LSTM, GRU, SimpleRNN) over a fixed number of time
+steps are unrolled first (same weights), so no while loop or TensorList op is left; a layer whose ops are not built in (TextVectorization's string
 ops, for one) fails the export with the ops and layers named. Reloaded with ``ai_edge_litert`` when it
 is installed, else with TensorFlow's ``tf.lite.Interpreter``.
 
@@ -21,15 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .tensorflow_backend import require_tensorflow_backend
+from .inference_graph import unrolled_recurrent
+from .tensorflow_backend import on_tensorflow
 
 ARTIFACT = "model.tflite"
 
 
 def save(model, folder: Path, *, fmt: str = "tflite", quantize: str | None = None) -> Path:
-    """Convert ``model`` to ``folder/model.tflite`` (built-in ops only); returns the file."""
-    require_tensorflow_backend("tflite")
+    """Convert ``model`` to ``folder/model.tflite`` (built-in ops only; on TensorFlow whatever this
+    process's backend, see :mod:`.tensorflow_backend`); returns the file."""
+    return on_tensorflow(fmt, model, folder, quantize=quantize, save=_save)
+
+
+def _save(model, folder: Path, *, fmt: str = "tflite", quantize: str | None = None) -> Path:
     import tensorflow as tf
+
+    model, _ = unrolled_recurrent(model)  # LSTM/GRU without TensorList ops: TFLite's built-in ops only
 
     target = folder / ARTIFACT
     options: dict = {"target_spec": {"supported_ops": {tf.lite.OpsSet.TFLITE_BUILTINS}}}

@@ -1,32 +1,36 @@
-"""Transfer learning: a pretrained convolutional base, a new head, then fine-tuning of its last layers.
+"""Transfer learning: a pretrained convolutional base, a new head, then fine-tuning of some of its layers.
 
-No pretrained weights can be downloaded on an offline machine, so the base comes from one of:
+:func:`transfer` takes any ``keras.applications`` network by name (``application: MobileNetV2``,
+``VGG16``, ``ResNet50``, ``EfficientNetB0``..., see :mod:`.applications`); the base's weights come from:
 
-* ``weights: path/to/mobilenet_v2_..._no_top.h5`` — Keras' ImageNet weights for MobileNetV2, a local file
-  (a relative path is also looked for under ``$KFORGE_DATA_DIR``);
+* ``weights: auto`` — ImageNet weights when Keras has them or can download them (not with
+  ``KFORGE_OFFLINE``), else a backbone pretrained here on CIFAR-10 (:mod:`.pretrain`, trained once and
+  cached; ``pretrain: {examples: N, epochs: E}`` sizes it). What was used is printed.
+* ``weights: imagenet`` — Keras' ImageNet weights (from its cache or downloaded); a clear error offline.
+* ``weights: cifar10`` — the CIFAR-10 backbone, always.
+* ``weights: path/to/..._no_top.h5`` — a local weights file (a relative path is also looked for under
+  ``$KFORGE_DATA_DIR``).
 * ``backbone: runs/<run>`` — the ``model.keras`` of an earlier kerasforge run (or a ``.keras`` file): its
-  largest convolutional base is cut out (a nested model such as a MobileNetV2, or else the layers up to
-  the last one whose output is still an image-shaped feature map);
-* ``weights: random`` — MobileNetV2 with random weights, for tests only (nothing is transferred).
+  largest convolutional base is cut out.
+* ``weights: random`` — random weights, for tests only (nothing is transferred).
 
-Which one was used is printed, and stored in the base's name (``base_imagenet``, ``base_backbone``,
-``base_random``). Anything else is a :class:`~kerasforge.errors.ModelError` saying what to give.
-
-Two phases: first the base is frozen and only the head learns; then :class:`FineTune` (a callback, put
-in ``train.callbacks``) unfreezes the base's last ``unfreeze`` layers at epoch ``at_epoch`` and swaps in a
-fresh optimizer of the same kind with a small learning rate (1e-5). This works on Keras 3 because the
-fit loop calls ``model.train_function`` anew at every step: the callback rebuilds it after changing
-which weights are trainable, and the new optimizer is built for exactly those weights. BatchNormalization
-layers of the base always run in inference mode (the base is called with ``training=False``) and stay
-frozen, so a small dataset cannot wreck their statistics.
+The base's name says which (``base_imagenet``, ``base_cifar10``, ``base_file``, ``base_backbone``,
+``base_random``). Two phases: first the base is frozen and only the head learns; then :class:`FineTune`
+(a callback in ``train.callbacks``) unfreezes layers of the base at epoch ``at_epoch`` — the last
+``unfreeze`` layers, or those whose name matches ``pattern`` (a regular expression), or both — and swaps
+in a fresh optimizer of the same kind with a small learning rate. This works on Keras 3 because the fit
+loop calls ``model.train_function`` anew at every step: the callback rebuilds it after changing which
+weights are trainable. BatchNormalization layers of the base always run in inference mode (the base is
+called with ``training=False``) and stay frozen, so a small dataset cannot wreck their statistics.
 
 Example:
-    >>> model = mobilenetv2_transfer((96, 96, 3), 2, weights="random")          # doctest: +SKIP
-    >>> FineTune(at_epoch=5, unfreeze=30, learning_rate=1e-5)                   # doctest: +SKIP
+    >>> model = transfer((96, 96, 3), 2, application="VGG16", weights="random")   # doctest: +SKIP
+    >>> FineTune(at_epoch=5, pattern="block5_")                                  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,20 +43,25 @@ from ...errors import ModelError
 BASE_PREFIX = "base_"
 
 
-def mobilenetv2_transfer(input_shape: Sequence[int], num_classes: int, *, weights: str | None = None,
-                         backbone: str | None = None, alpha: float = 1.0, dropout: float = 0.2,
-                         augment: bool = True, name: str = "transfer") -> keras.Model:
-    """Frozen base (MobileNetV2 or a backbone of an earlier run) → GlobalAveragePooling → Dropout → Dense.
+def transfer(input_shape: Sequence[int], num_classes: int, *, application: str = "MobileNetV2",
+             weights: str | None = None, backbone: str | None = None, alpha: float = 1.0, dropout: float = 0.2,
+             augment: bool = True, pretrain: dict | None = None, name: str = "transfer") -> keras.Model:
+    """Frozen base (a ``keras.applications`` network or a backbone of an earlier run) → GlobalAveragePooling
+    → Dropout → Dense.
 
-    Inputs are images scaled to [0, 1] (kerasforge's default ``normalize: scale``); they are mapped to
-    [-1, 1], the range MobileNetV2 was trained on. ``augment`` adds a random flip and a small rotation.
+    Inputs are images scaled to [0, 1] (kerasforge's default ``normalize: scale``); they are mapped to the
+    range the base's weights were trained on. ``augment`` adds a random flip and a small rotation.
 
-    >>> mobilenetv2_transfer((96, 96, 3), 2).count_params()   # doctest: +SKIP
+    >>> transfer((96, 96, 3), 2).count_params()   # doctest: +SKIP
     Traceback (most recent call last):
     kerasforge.errors.ModelError: model.kwargs: no pretrained base was given...
     """
+    from .applications import check_name, preprocessing
+
     shape = tuple(int(d) for d in input_shape)
-    base, source = _base(shape, weights=weights, backbone=backbone, alpha=alpha)
+    check_name(application)
+    base, source = _base(shape, application=application, weights=weights, backbone=backbone, alpha=alpha,
+                         pretrain=pretrain or {})
     base.trainable = False
     say(f"  transfer: {source}", style="cyan")
 
@@ -61,10 +70,8 @@ def mobilenetv2_transfer(input_shape: Sequence[int], num_classes: int, *, weight
     if augment:
         x = layers.RandomFlip("horizontal")(x)
         x = layers.RandomRotation(0.05)(x)
-    if base.name == BASE_PREFIX + "backbone":
-        x = _fit_to(base, x)
-    else:
-        x = layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(x)
+    backbone_run = base.name == BASE_PREFIX + "backbone"
+    x = _fit_to(base, x) if backbone_run else preprocessing(application)(x)
     x = base(x, training=False)
     if len(x.shape) == 4:
         x = layers.GlobalAveragePooling2D()(x)
@@ -74,36 +81,88 @@ def mobilenetv2_transfer(input_shape: Sequence[int], num_classes: int, *, weight
     return keras.Model(inputs, outputs, name=name)
 
 
-def _base(shape: tuple[int, ...], *, weights: str | None, backbone: str | None,
-          alpha: float) -> tuple[keras.Model, str]:
+def mobilenetv2_transfer(input_shape: Sequence[int], num_classes: int, **kwargs) -> keras.Model:
+    """:func:`transfer` with a MobileNetV2 base (the tutorials' model).
+
+    >>> mobilenetv2_transfer((96, 96, 3), 2, weights="random", alpha=0.35).name   # doctest: +SKIP
+    'transfer'
+    """
+    return transfer(input_shape, num_classes, **{"application": "MobileNetV2", **kwargs})
+
+
+def _base(shape: tuple[int, ...], *, application: str, weights: str | None, backbone: str | None,
+          alpha: float, pretrain: dict) -> tuple[keras.Model, str]:
+    from .applications import application as build
+
     if weights and backbone:
         raise ModelError("both `weights` and `backbone` are given", where="model.kwargs",
-                         fix="Keep one: `weights: <ImageNet .h5 file>` or `backbone: runs/<run>`.")
+                         fix="Keep one: `weights: auto|imagenet|cifar10|<.h5 file>` or `backbone: runs/<run>`.")
     if backbone:
         base = convolutional_base(backbone)
         base.name = BASE_PREFIX + "backbone"  # type: ignore[misc]
         return base, f"convolutional base of {backbone} ({len(base.layers)} layers, input {base.input_shape})"
     if weights == "random":
-        base = keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=shape, alpha=alpha)
+        base = build(application, shape, weights=None, alpha=alpha)
         base.name = BASE_PREFIX + "random"  # type: ignore[misc]
-        return base, "MobileNetV2 with RANDOM weights (nothing pretrained: for tests only)"
+        return base, f"{application} with RANDOM weights (nothing pretrained: for tests only)"
+    if weights in ("auto", "imagenet"):
+        base, problem = _imagenet(application, shape, alpha, try_download=not offline())
+        if base is not None:
+            return base, f"{application} with ImageNet weights"
+        if weights == "imagenet":
+            raise ModelError(f"Keras' ImageNet weights for {application} are not here and could not be downloaded "
+                             f"({problem})", where="model.kwargs.weights",
+                             fix="Give the weights file (`weights: path/to/..._no_top.h5`, e.g. under "
+                                 "$KFORGE_DATA_DIR), or `weights: auto` / `cifar10` to pretrain a backbone on "
+                                 "CIFAR-10 here.")
+        weights = "cifar10"
+    if weights == "cifar10":
+        from .pretrain import cifar10_backbone
+
+        path = cifar10_backbone(application, alpha=alpha, **{k: int(v) for k, v in pretrain.items()})
+        base = build(application, shape, weights=None, alpha=alpha)
+        base.load_weights(path)
+        base.name = BASE_PREFIX + "cifar10"  # type: ignore[misc]
+        return base, f"{application} pretrained on CIFAR-10 ({path.name})"
     if weights:
         path = _weights_file(weights)
         try:
-            base = keras.applications.MobileNetV2(weights=str(path), include_top=False, input_shape=shape,
-                                                  alpha=alpha)
+            base = build(application, shape, weights=str(path), alpha=alpha)
         except (ValueError, OSError) as exc:
-            raise ModelError(f"the weights file {path} does not fit MobileNetV2(alpha={alpha}, no top): "
+            raise ModelError(f"the weights file {path} does not fit {application}(alpha={alpha}, no top): "
                              f"{str(exc).splitlines()[0]}", where="model.kwargs.weights",
-                             fix="Use Keras' file mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_"
-                                 "<size>_no_top.h5 matching `alpha`.") from None
-        base.name = BASE_PREFIX + "imagenet"  # type: ignore[misc]
-        return base, f"MobileNetV2 with ImageNet weights from {path}"
+                             fix=f"Use Keras' no-top weights file of {application} (for MobileNetV2: "
+                                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_<size>_no_top.h5 "
+                                 "matching `alpha`).") from None
+        base.name = BASE_PREFIX + "file"  # type: ignore[misc]
+        return base, f"{application} with weights from {path}"
     raise ModelError(
-        "no pretrained base was given, and none can be downloaded offline", where="model.kwargs",
-        fix="Set `weights:` to a local MobileNetV2 ImageNet weights file (.h5, no top), or `backbone:` to "
-            "a kerasforge run folder whose model.keras has a convolutional base (e.g. a cifar10_resnet "
-            "run); `weights: random` trains from scratch (tests only).")
+        "no pretrained base was given", where="model.kwargs",
+        fix="Set `weights: auto` (ImageNet weights when Keras has them, else a backbone pretrained here on "
+            "CIFAR-10), `imagenet`, `cifar10`, a local weights file (.h5, no top), or `backbone:` a kerasforge "
+            "run folder whose model.keras has a convolutional base; `weights: random` trains from scratch "
+            "(tests only).")
+
+
+def offline() -> bool:
+    """No downloads (``KFORGE_OFFLINE``)."""
+    from ...data.locate import offline as no_downloads
+
+    return no_downloads()
+
+
+def _imagenet(application: str, shape, alpha: float, *, try_download: bool):
+    """(base with ImageNet weights, None), or (None, why not). Offline, only Keras' cache is looked at."""
+    from .applications import application as build
+
+    if not try_download:
+        return None, "KFORGE_OFFLINE is set"
+    try:
+        base = build(application, shape, weights="imagenet", alpha=alpha)
+    except Exception as exc:  # no network, no cached file, a size Keras has no weights for
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}"[:300]
+    base.name = BASE_PREFIX + "imagenet"  # type: ignore[misc]
+    return base, None
 
 
 def _weights_file(weights: str) -> Path:
@@ -172,37 +231,74 @@ def _fit_to(base: keras.Model, x):
     return x
 
 
-def find_base(model: keras.Model) -> keras.Model:
-    """The frozen base inside a model built by :func:`mobilenetv2_transfer`."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model) and layer.name.startswith(BASE_PREFIX):
+def find_base(model: keras.Model, name: str | None = None) -> keras.Model:
+    """The base inside a transfer model: the nested model called ``name``, else the one named ``base_...``,
+    else the nested model with the most parameters (any functional model with a pretrained inside)."""
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    for layer in nested:
+        if (name and layer.name == name) or (not name and layer.name.startswith(BASE_PREFIX)):
             return layer
-    raise ModelError("the model has no transfer base (a nested model named base_...)", where="train.callbacks",
-                     fix="FineTune works with models from kerasforge.models.zoo.transfer:mobilenetv2_transfer.")
+    if nested and not name:
+        return max(nested, key=lambda m: m.count_params())
+    raise ModelError(f"the model has no nested base model{f' named {name!r}' if name else ''} to fine-tune",
+                     where="train.callbacks (FineTune)",
+                     fix="FineTune unfreezes layers of a pretrained base nested in the model (as "
+                         "kerasforge.models.zoo.transfer:transfer builds it); `base:` names it, "
+                         f"the nested models here are: {[m.name for m in nested] or 'none'}.")
 
 
 class FineTune(keras.callbacks.Callback):
-    """At epoch ``at_epoch`` (0-based), unfreeze the base's last ``unfreeze`` layers and continue with a
-    fresh optimizer of the same kind at ``learning_rate``.
+    """At epoch ``at_epoch`` (0-based), unfreeze layers of the base and continue with a fresh optimizer of
+    the same kind at ``learning_rate``: the last ``unfreeze`` layers, those whose name matches ``pattern``
+    (a regular expression, ``re.search``), or — both given — the last ``unfreeze`` of those matching.
+    ``base`` names the nested base model (default: see :func:`find_base`). BatchNormalization stays frozen.
 
     >>> FineTune(at_epoch=10, unfreeze=30, learning_rate=1e-5).at_epoch   # doctest: +SKIP
     10
+    >>> FineTune(at_epoch=3, pattern=r"^block_1[3-6]_|^Conv_1")              # doctest: +SKIP
     """
 
-    def __init__(self, at_epoch: int = 10, unfreeze: int = 30, learning_rate: float = 1e-5) -> None:
+    def __init__(self, at_epoch: int = 10, unfreeze: int | None = None, learning_rate: float = 1e-5,
+                 pattern: str | None = None, base: str | None = None) -> None:
         super().__init__()
-        self.at_epoch, self.unfreeze, self.learning_rate = int(at_epoch), int(unfreeze), float(learning_rate)
+        if unfreeze is None and pattern is None:
+            unfreeze = 30
+        try:
+            self.pattern = re.compile(pattern) if pattern else None
+        except re.error as exc:
+            raise ModelError(f"FineTune pattern {pattern!r} is not a regular expression ({exc})",
+                             where="train.callbacks (FineTune.pattern)",
+                             fix="Write a Python regular expression, e.g. 'block_1[3-6]_|Conv_1'.") from None
+        self.at_epoch, self.learning_rate = int(at_epoch), float(learning_rate)
+        self.unfreeze = None if unfreeze is None else int(unfreeze)
+        self.base_name = base
         self.done = False
+
+    def chosen(self, base: keras.Model) -> list:
+        """The layers of ``base`` this callback unfreezes (BatchNormalization never)."""
+        candidates = [layer for layer in base.layers if not isinstance(layer, layers.BatchNormalization)]
+        if self.pattern is not None:
+            candidates = [layer for layer in candidates if self.pattern.search(layer.name)]
+        if self.unfreeze is not None:
+            tail = set(map(id, base.layers[max(0, len(base.layers) - self.unfreeze):]))
+            candidates = [layer for layer in candidates if id(layer) in tail] if self.pattern is None else \
+                candidates[max(0, len(candidates) - self.unfreeze):]
+        return candidates
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         if self.done or epoch < self.at_epoch:
             return
         model = self.model
-        base = find_base(model)
+        base = find_base(model, self.base_name)
+        chosen = set(map(id, self.chosen(base)))
+        if not chosen:
+            raise ModelError(f"FineTune matches no layer of {base.name}", where="train.callbacks (FineTune)",
+                             fix=f"Check `pattern`/`unfreeze` against the base's layer names (first: "
+                                 f"{[layer.name for layer in base.layers[:3]]}, last: "
+                                 f"{[layer.name for layer in base.layers[-3:]]}).")
         base.trainable = True
-        cut = max(0, len(base.layers) - self.unfreeze)
-        for i, layer in enumerate(base.layers):
-            layer.trainable = i >= cut and not isinstance(layer, layers.BatchNormalization)
+        for layer in base.layers:
+            layer.trainable = id(layer) in chosen
         config = model.optimizer.get_config()
         config["learning_rate"] = self.learning_rate
         optimizer = type(model.optimizer).from_config(config)
