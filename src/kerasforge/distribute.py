@@ -42,7 +42,8 @@ class DistributionSpec:
     """What the user asked for: ``devices`` ("all", a count, or None for one device), and for
     multi-process runs the process count, this process's id (0 is the chief) and the coordinator
     ``host:port`` (process 0's address). Missing values are read from ``$KFORGE_NUM_PROCESSES``,
-    ``$KFORGE_PROCESS_ID`` and ``$KFORGE_COORDINATOR``.
+    ``$KFORGE_PROCESS_ID`` and ``$KFORGE_COORDINATOR``, else from the scheduler that started the process
+    (Slurm, a Kubernetes Indexed Job, Open MPI: see :mod:`kerasforge.launch`).
 
     >>> DistributionSpec(devices=2).active
     True
@@ -59,6 +60,8 @@ class DistributionSpec:
     def processes(self) -> int:
         """The number of processes (1 unless given or set in ``$KFORGE_NUM_PROCESSES``)."""
         value = self.num_processes if self.num_processes is not None else os.environ.get(ENV_NUM_PROCESSES)
+        if value in (None, ""):
+            value = _scheduler().num_processes  # Slurm, Open MPI (see kerasforge.launch)
         return _as_int(value if value not in (None, "") else 1, "--num-processes", minimum=1)
 
     @property
@@ -84,6 +87,8 @@ class DistributionSpec:
             return DistributionSpec(devices=devices, num_processes=1, process_id=0, coordinator=None)
         pid = self.process_id if self.process_id is not None else os.environ.get(ENV_PROCESS_ID)
         if pid in (None, ""):
+            pid = _scheduler().process_id
+        if pid in (None, ""):
             raise KerasforgeError(
                 f"a run over {processes} processes needs this process's id", where="--process-id",
                 fix=f"Give each process its own id from 0 to {processes - 1} (--process-id or "
@@ -92,7 +97,7 @@ class DistributionSpec:
         if pid >= processes:
             raise KerasforgeError(f"process id {pid} is out of range for {processes} processes",
                                   where="--process-id", fix=f"Use an id from 0 to {processes - 1}.")
-        coordinator = self.coordinator or os.environ.get(ENV_COORDINATOR)
+        coordinator = self.coordinator or os.environ.get(ENV_COORDINATOR) or _scheduler().coordinator
         if not coordinator or not _HOST_PORT.match(coordinator.strip()):
             raise KerasforgeError(
                 f"a run over {processes} processes needs the coordinator's address as host:port"
@@ -101,6 +106,13 @@ class DistributionSpec:
                     f"10.0.0.1:12355 (or set ${ENV_COORDINATOR}); 127.0.0.1:PORT for processes on one machine.")
         return DistributionSpec(devices=devices if devices is not None else "all", num_processes=processes,
                                 process_id=pid, coordinator=coordinator.strip())
+
+
+def _scheduler() -> Any:
+    """The scheduler's settings (Slurm, Kubernetes Indexed Job, Open MPI), or empty ones outside a scheduler."""
+    from .launch import Launch, detect
+
+    return detect() or Launch("none")
 
 
 @dataclass(frozen=True)

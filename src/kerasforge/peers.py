@@ -33,7 +33,7 @@ ENV_PEER_PORT = "KFORGE_PEER_PORT"
 ENV_PEER_TIMEOUT = "KFORGE_PEER_TIMEOUT"
 EXIT_PEER_LOST = 75  # EX_TEMPFAIL: try again (Slurm/Kubernetes may restart the job; it resumes)
 BEAT_S = 1.0
-CONNECT_S = 120.0  # how long the chief waits for every process to connect (they already passed JAX's start)
+CONNECT_S = 300.0  # how long the processes wait for each other to connect (as JAX's initialization_timeout)
 
 
 def peer_address(coordinator: str) -> tuple[str, int]:
