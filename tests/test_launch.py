@@ -142,3 +142,13 @@ def test_each_example_trains_as_two_processes_on_this_machine(scheduler, tmp_pat
     info = json.loads((runs[0] / "run.json").read_text())
     assert info["status"] == "finished" and info["distribution"]["process_count"] == count
     assert info["distribution"]["devices"] == 2 * count
+
+
+def test_a_tuning_trial_inside_a_scheduler_job_stays_one_process(monkeypatch):
+    """`kforge tune` run by srun/mpirun: each task is a tuning machine, its trials single-process runs."""
+    for name in CLEAN:
+        monkeypatch.delenv(name, raising=False)
+    for key, value in {"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[1-2]"}.items():
+        monkeypatch.setenv(key, value)
+    assert DistributionSpec().active  # `kforge train` joins the job's 2-process run
+    assert not DistributionSpec(num_processes=1).active  # what a trial asks for

@@ -154,7 +154,8 @@ def run_trial(study: Any, trial: Any, space: SearchSpace, config: WorkerConfig) 
     objective = space.search.objective
     callback = PruningCallback(trial, objective.metric)
     options: dict[str, Any] = {"output_dir": config.runs_dir, "resume": False, "show_summary": False,
-                               "callbacks": [callback], "devices": config.devices}
+                               "callbacks": [callback], "devices": config.devices,
+                               "num_processes": 1}  # one process per trial, even inside a Slurm/MPI job
     accepted = inspect.signature(train).parameters
     if "report" in accepted:
         options["report"] = False  # a trial's HTML report costs seconds; the study has its own report
