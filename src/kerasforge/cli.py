@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     set_quiet(bool(getattr(args, "quiet", False)))
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `kforge train` over several processes reruns it
     from .trust import trusting
 
     try:
@@ -118,6 +119,11 @@ def _command_modules() -> list:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from .supervise import supervise_if_needed
+
+    code = supervise_if_needed(args.argv, args.devices, args.num_processes, args.process_id, args.coordinator)
+    if code is not None:  # a multi-process run, trained by a supervised child (see kerasforge.supervise)
+        raise SystemExit(code)
     from .pipeline import train
 
     run = train(args.recipe, overrides=args.overrides, output_dir=args.output,

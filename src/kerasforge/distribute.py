@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import KerasforgeError
@@ -41,7 +42,8 @@ class DistributionSpec:
     """What the user asked for: ``devices`` ("all", a count, or None for one device), and for
     multi-process runs the process count, this process's id (0 is the chief) and the coordinator
     ``host:port`` (process 0's address). Missing values are read from ``$KFORGE_NUM_PROCESSES``,
-    ``$KFORGE_PROCESS_ID`` and ``$KFORGE_COORDINATOR``.
+    ``$KFORGE_PROCESS_ID`` and ``$KFORGE_COORDINATOR``, else from the scheduler that started the process
+    (Slurm, a Kubernetes Indexed Job, Open MPI: see :mod:`kerasforge.launch`).
 
     >>> DistributionSpec(devices=2).active
     True
@@ -58,6 +60,8 @@ class DistributionSpec:
     def processes(self) -> int:
         """The number of processes (1 unless given or set in ``$KFORGE_NUM_PROCESSES``)."""
         value = self.num_processes if self.num_processes is not None else os.environ.get(ENV_NUM_PROCESSES)
+        if value in (None, ""):
+            value = _scheduler().num_processes  # Slurm, Open MPI (see kerasforge.launch)
         return _as_int(value if value not in (None, "") else 1, "--num-processes", minimum=1)
 
     @property
@@ -83,6 +87,8 @@ class DistributionSpec:
             return DistributionSpec(devices=devices, num_processes=1, process_id=0, coordinator=None)
         pid = self.process_id if self.process_id is not None else os.environ.get(ENV_PROCESS_ID)
         if pid in (None, ""):
+            pid = _scheduler().process_id
+        if pid in (None, ""):
             raise KerasforgeError(
                 f"a run over {processes} processes needs this process's id", where="--process-id",
                 fix=f"Give each process its own id from 0 to {processes - 1} (--process-id or "
@@ -91,7 +97,7 @@ class DistributionSpec:
         if pid >= processes:
             raise KerasforgeError(f"process id {pid} is out of range for {processes} processes",
                                   where="--process-id", fix=f"Use an id from 0 to {processes - 1}.")
-        coordinator = self.coordinator or os.environ.get(ENV_COORDINATOR)
+        coordinator = self.coordinator or os.environ.get(ENV_COORDINATOR) or _scheduler().coordinator
         if not coordinator or not _HOST_PORT.match(coordinator.strip()):
             raise KerasforgeError(
                 f"a run over {processes} processes needs the coordinator's address as host:port"
@@ -100,6 +106,13 @@ class DistributionSpec:
                     f"10.0.0.1:12355 (or set ${ENV_COORDINATOR}); 127.0.0.1:PORT for processes on one machine.")
         return DistributionSpec(devices=devices if devices is not None else "all", num_processes=processes,
                                 process_id=pid, coordinator=coordinator.strip())
+
+
+def _scheduler() -> Any:
+    """The scheduler's settings (Slurm, Kubernetes Indexed Job, Open MPI), or empty ones outside a scheduler."""
+    from .launch import Launch, detect
+
+    return detect() or Launch("none")
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,7 @@ def configure_distribution(spec: DistributionSpec, batch_size: int | None = None
 
     if spec.processes > 1:
         _initialize_processes(jax, spec)
+        _watch_peers(spec)
     chosen = _choose_devices(jax, spec)
     info = DistributionInfo(devices=len(chosen),
                             local_devices=sum(d.process_index == jax.process_index() for d in chosen),
@@ -235,6 +249,118 @@ def localize(model: Any) -> None:
         variable._layout = None
         variable._direct_assign(jax.device_put(jnp.asarray(value), device))
     model.train_function = model.test_function = model.predict_function = None
+
+
+_WATCH: Any = None  # the PeerWatch of this process's multi-process run
+
+
+def _watch_peers(spec: DistributionSpec) -> None:
+    global _WATCH
+    from .peers import PeerWatch, peer_address
+    from .supervise import ENV_SUPERVISED, ChildState, supervised
+
+    if _WATCH is None and supervised():  # `kforge train`: its supervisor watches the peers
+        _WATCH = ChildState(os.environ[ENV_SUPERVISED])
+    elif _WATCH is None:  # the Python API: watched from this process, on a best-effort basis
+        try:
+            _WATCH = PeerWatch(spec.process_id or 0, spec.processes, peer_address(spec.coordinator or "")).start()
+        except OSError as exc:
+            raise KerasforgeError(
+                f"could not open kerasforge's liveness channel for the {spec.processes}-process run "
+                f"({exc.strerror or exc})", where="--coordinator",
+                fix="The coordinator's port + 1 must be free on process 0's machine too (or set "
+                    "$KFORGE_PEER_PORT to a free port, the same on every process).") from exc
+
+
+def worker_scratch(info: DistributionInfo) -> Path:
+    """A non-chief process's scratch folder (its history and checkpoints, deleted at the end).
+
+    Folders left by this process id's earlier runs on this machine whose process is gone (killed) are
+    removed first; the peers' watch removes this one if a peer is lost.
+    """
+    import shutil
+    import tempfile
+
+    from .runs import _alive
+
+    prefix = f"kforge-process{info.process_index}-"
+    for old in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+    if _WATCH is not None:
+        _WATCH.attach(scratch=scratch)
+    return scratch
+
+
+def start_together(model: Any, info: DistributionInfo, recipe: Any, output_dir: Any, resume: bool | None) -> int:
+    """Give every process the chief's starting point; returns the epoch to start from (0: afresh).
+
+    The chief looks for the run to resume (as :func:`kerasforge.pipeline.open_run_folder` will) and sends
+    its epoch count and resume-point file to every process; each other process then loads that file the
+    way the chief does, so a resumed multi-process run continues identically everywhere (and the
+    collectives Keras runs while loading match on all processes). No shared disk is needed.
+    """
+    if info.process_count == 1:
+        return 0
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    epoch, blob = 0, np.zeros(0, np.uint8)
+    if info.is_chief:
+        weights = _resume_weights(recipe, output_dir, resume)
+        if weights is not None:
+            epoch, blob = weights[0], np.frombuffer(weights[1].read_bytes(), np.uint8)
+    epoch, size = (int(v) for v in multihost_utils.broadcast_one_to_all(np.array([epoch, blob.size], np.int64)))
+    if epoch == 0:
+        return 0
+    if not info.is_chief:
+        blob = np.zeros(size, np.uint8)
+    blob = np.asarray(multihost_utils.broadcast_one_to_all(blob))
+    if not info.is_chief:
+        import tempfile
+
+        from .console import say
+
+        with tempfile.TemporaryDirectory(prefix="kforge-resume-") as folder:
+            path = Path(folder) / "resume.weights.h5"
+            path.write_bytes(blob.tobytes())
+            model.optimizer.build(model.trainable_variables)  # as open_run_folder does on the chief
+            model.load_weights(path)
+        say(f"  process {info.process_index}: resuming after epoch {epoch} with process 0's weights", style="cyan")
+    return epoch
+
+
+def watch_run(run_dir: Path) -> None:
+    """Tell the peers' watch the chief's run folder (so a survivor can mark it failed)."""
+    if _WATCH is not None:
+        _WATCH.attach(run_dir=run_dir)
+
+
+def _resume_weights(recipe: Any, output_dir: Any, resume: bool | None) -> tuple[int, Path] | None:
+    from .runs import find_resumable
+    from .training.callbacks import read_resume_point
+
+    resume = recipe.output.resume if resume is None else resume
+    run_dir = find_resumable(Path(output_dir or recipe.output.dir), recipe) if resume else None
+    state = read_resume_point(run_dir / "checkpoints") if run_dir else None
+    if state is None:
+        return None
+    return int(state["epochs_done"]), run_dir / "checkpoints" / state["weights"]
+
+
+def peer_callbacks() -> list:
+    """Keras callbacks of the peers' watch (the epoch in progress, for the lost-process message)."""
+    from .peers import epoch_tracker
+
+    return [epoch_tracker(_WATCH)] if _WATCH is not None else []
+
+
+def training_done() -> None:
+    """Training (every collective) is over: a peer leaving from now on is not a loss."""
+    if _WATCH is not None:
+        _WATCH.finish()
 
 
 def _initialize_processes(jax: Any, spec: DistributionSpec) -> None:

@@ -28,7 +28,12 @@ from .distribute import (
     DistributionSpec,
     configure_distribution,
     localize,
+    peer_callbacks,
     shard_for_process,
+    start_together,
+    training_done,
+    watch_run,
+    worker_scratch,
 )
 from .errors import TrainError
 from .finishing import finish_earlier_run
@@ -109,18 +114,21 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
         say(f"  {dist.describe()}")
     prepared = prepare(recipe)
     fit_recipe = shard_for_process(recipe, prepared, dist) if dist else recipe
+    callbacks = [*peer_callbacks(), *(callbacks or [])]
+    start = start_together(prepared.model, dist, recipe, output_dir, resume) if dist else 0  # the chief's resume point
     if dist and not dist.is_chief:  # a worker: trains its share, writes nothing
-        return _train_worker(fit_recipe, prepared, dist, list(callbacks or []))
-    run_dir, history, initial_epoch = open_run_folder(
-        recipe, prepared, output_dir, False if dist and dist.process_count > 1 else resume)
+        return _train_worker(fit_recipe, prepared, dist, callbacks, start)
+    run_dir, history, initial_epoch = open_run_folder(recipe, prepared, output_dir, resume)
     if dist:
         update_run_info(run_dir, distribution=dist.as_dict())
+        watch_run(run_dir)
     if code_dir is not None:  # where predict/export/serve --trust-code find the recipe's modules
         update_run_info(run_dir, code_dir=str(code_dir))
     if show_summary and not is_quiet():
         prepared.model.summary()
-    fit(fit_recipe, prepared, run_dir, history, initial_epoch, list(callbacks or []))
+    fit(fit_recipe, prepared, run_dir, history, initial_epoch, callbacks)
     if dist:
+        training_done()
         localize(prepared.model)  # evaluation, report and saving on this process alone
     tracked = track and not os.environ.get("KFORGE_NO_TRACK")
     run = finish(recipe, prepared, run_dir, history, report=report, track=tracked, background=background)
@@ -135,15 +143,16 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     return run
 
 
-def _train_worker(recipe: Recipe, prepared: Prepared, dist: DistributionInfo, callbacks: list) -> Run:
+def _train_worker(recipe: Recipe, prepared: Prepared, dist: DistributionInfo, callbacks: list,
+                  initial_epoch: int = 0) -> Run:
     """A non-chief process of a multi-process run: the same ``fit`` in a scratch folder, then nothing kept."""
     import shutil
-    import tempfile
 
-    scratch = Path(tempfile.mkdtemp(prefix=f"kforge-process{dist.process_index}-"))
+    scratch = worker_scratch(dist)
     try:
         history: dict[str, list] = {}
-        fit(recipe, prepared, scratch, history, 0, callbacks)
+        fit(recipe, prepared, scratch, history, initial_epoch, callbacks)
+        training_done()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     say(f"  process {dist.process_index} done; process 0 writes the run folder")

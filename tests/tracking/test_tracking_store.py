@@ -48,8 +48,11 @@ def test_unreachable_server_is_a_quick_clear_error_and_the_run_is_untouched(run_
     message = caught.value.message
     assert uri in message and "not reachable" in message and "mlflow server" in message
     assert "kforge track" in message  # how to log the saved run later
-    assert (run_copy / "run.json").read_text() == before
-    assert "mlflow_run_id" not in json.loads(before)
+    assert "queued" in message  # and `kforge track --pending` finds it
+    after = json.loads((run_copy / "run.json").read_text())
+    assert after.pop("tracking_pending")["tracking_uri"] == uri  # the only change: the run waits to be logged
+    assert after == json.loads(before)
+    assert "mlflow_run_id" not in after
 
 
 def test_a_folder_that_is_no_run_is_a_clear_error(tmp_path):

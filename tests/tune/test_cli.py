@@ -36,6 +36,27 @@ def test_two_workers_share_one_study_without_losing_or_duplicating_trials(tmp_pa
 
 
 @pytest.mark.slow
+def test_any_storage_with_two_workers_and_trials_on_the_backend_kforge_train_picks(tmp_path, recipe_file):
+    """A storage outside the output folder used to crash (the output's tune/ folder was only made for the
+    default SQLite file), and trials of a dense model ran on TensorFlow where `kforge train` picks JAX."""
+    (tmp_path / "db").mkdir()
+    recipe = recipe_file(make_recipe(SEARCH))
+    env_backend = os.environ.pop("KERAS_BACKEND", None)
+    try:
+        done = kforge("tune", str(recipe), "--sampler", "random", "--trials", "2", "--workers", "2",
+                      "--storage", f"sqlite:///{tmp_path / 'db' / 'study.db'}", "--output", "fresh", "--quiet",
+                      cwd=tmp_path)
+    finally:
+        if env_backend is not None:
+            os.environ["KERAS_BACKEND"] = env_backend
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    folders = list((tmp_path / "fresh" / "tune" / "tiny").iterdir())
+    assert len(folders) == 2
+    assert {json.loads((f / "env.json").read_text())["backend"] for f in folders} == {"jax"}  # dense: JAX
+
+
+@pytest.mark.slow
 def test_a_killed_search_continues_where_it_stopped(tmp_path, recipe_file):
     from optuna.trial import TrialState
 

@@ -88,3 +88,45 @@ def test_bad_storage_url_is_a_clear_error():
     with pytest.raises(KerasforgeError) as err:
         make_storage("nosuchdb://x/y")
     assert err.value.where == "--storage"
+
+
+def test_a_trial_whose_worker_died_after_its_run_finished_is_recorded_not_failed(tmp_path):
+    """The worker died between saving the run and telling the study: the finished run folder counts."""
+    import os
+    import shutil
+    import socket
+
+    from optuna.trial import TrialState
+
+    from kerasforge.tune import load_search, tune
+    from kerasforge.tune.study import fail_orphaned_trials
+
+    search = {"params": {"train.batch_size": {"choice": [32]}}, "trials": 1, "pruner": "none"}
+    result = tune(make_recipe(search), sampler="random", output_dir=tmp_path / "runs", report=False)
+    study, runs_dir = result.study, tmp_path / "runs" / "tune" / "tiny"
+    done = study.trials[0]
+    trial = study.ask()  # trial 1: "running" on this host in a process that is gone
+    trial.set_user_attr("kforge_worker", {"host": socket.gethostname(), "pid": 2 ** 22 + os.getpid()})
+    shutil.copytree(done.user_attrs["run_dir"], runs_dir / "tiny-trial001-20260101-000000")
+    lost = study.ask()  # trial 2: the same, but its run never finished (no model.keras)
+    lost.set_user_attr("kforge_worker", {"host": socket.gethostname(), "pid": 2 ** 22 + os.getpid()})
+
+    failed = fail_orphaned_trials(study, load_search(make_recipe(search)), runs_dir)
+    states = {t.number: t for t in study.get_trials()}
+    assert failed == [2]
+    assert states[1].state == TrialState.COMPLETE and states[1].value == pytest.approx(done.value)
+    assert states[1].user_attrs["run_dir"].endswith("tiny-trial001-20260101-000000")
+    assert states[2].state == TrialState.FAIL
+
+
+def test_a_study_short_of_its_trial_count_is_an_error_unless_its_time_ran_out():
+    from kerasforge.errors import KerasforgeError
+    from kerasforge.tune.tuner import TuneResult, check_complete
+
+    result = TuneResult(study_name="s", storage="sqlite://", study=None, best_trial=None, best_value=None,
+                        counts={"COMPLETE": 6, "PRUNED": 4, "FAIL": 2})
+    check_complete(result, 10, timed_out=False)  # 10 of 10: failed trials do not matter
+    with pytest.raises(KerasforgeError, match=r"ended with 10 of its 12 trials finished \(6 complete, 2 fail, "
+                                              r"4 pruned\).*Run the same command again"):
+        check_complete(result, 12, timed_out=False)
+    check_complete(result, 12, timed_out=True)  # a time budget that ran out is a note, not an error

@@ -28,9 +28,12 @@ def register(command) -> None:
     p.add_argument("--tracking-uri", help=TRACKING_HELP)
 
     p = command("track", _track, "log finished run folders to MLflow (params, metrics, artifacts, tags)")
-    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("runs", nargs="*", help="run folders")
     p.add_argument("--tracking-uri", help=TRACKING_HELP.replace("<output>", "<the run's parent folder>"))
     p.add_argument("--experiment", help="MLflow experiment (default: the recipe name)")
+    p.add_argument("--pending", action="store_true", help="also every run under --output whose logging failed "
+                   "(queued by `kforge train`/`kforge tune` while the store was down)")
+    p.add_argument("--output", default="runs", help="the runs folder for --pending (default: runs)")
 
     p = command("ui", _ui, "start MLflow's web UI over the runs folder's tracking store")
     p.add_argument("--output", default="runs", help="the runs folder (default: runs)")
@@ -65,10 +68,19 @@ def _runs(args: argparse.Namespace) -> None:
 
 def _track(args: argparse.Namespace) -> None:
     from ..console import say
+    from ..errors import KerasforgeError
     from ..lifecycle import finishing
-    from ..tracking import log_run
+    from ..tracking import log_run, pending_runs
 
-    for run in args.runs:
+    runs = list(args.runs) + ([str(p) for p in pending_runs(args.output)] if args.pending else [])
+    if not runs:
+        if args.pending:
+            print(f"nothing queued in {args.output}")
+            return
+        raise KerasforgeError("no run folder given", where="kforge track",
+                              fix="Name run folders (kforge track runs/NAME-DATE), or use --pending for every "
+                                  "run whose logging failed.")
+    for run in dict.fromkeys(runs):
         with finishing(run, say=say):
             run_id = log_run(run, tracking_uri=args.tracking_uri, experiment=args.experiment)
         print(f"{run}: mlflow run {run_id}")

@@ -29,6 +29,8 @@ def register(command) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $KFORGE_TRACKING_URI, "
                    "$MLFLOW_TRACKING_URI, else <output>/mlflow.db); each trial is a child run of the study")
     p.add_argument("--no-track", action="store_true", help="do not log the study and its trials to MLflow")
+    p.add_argument("--devices", metavar="all|N", help="train every trial data-parallel over all local devices "
+                   "or N of them, as `kforge train --devices` (JAX)")
 
 
 def _tune(args: argparse.Namespace) -> None:
@@ -37,7 +39,7 @@ def _tune(args: argparse.Namespace) -> None:
     result = tune(args.recipe, sampler=args.sampler, trials=args.trials, workers=args.workers,
                   timeout=args.timeout, storage=args.storage, study=args.study, output_dir=args.output,
                   overrides=args.overrides, tracking_uri=args.tracking_uri,
-                  track=not args.no_track)
+                  track=not args.no_track, devices=args.devices)
     print(f"study: {result.study_name} ({result.storage})")
     print("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(result.counts.items())))
     if result.best_recipe_path:

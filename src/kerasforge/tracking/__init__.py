@@ -14,8 +14,8 @@ Example:
 from __future__ import annotations
 
 from .listing import RunRow, format_plain, list_runs
-from .log import end_run, log_run, start_parent_run
+from .log import end_run, log_run, pending_runs, queue_run, start_parent_run
 from .store import TrackingError, resolve_tracking_uri
 
-__all__ = ["RunRow", "TrackingError", "end_run", "format_plain", "list_runs", "log_run", "resolve_tracking_uri",
-           "start_parent_run"]
+__all__ = ["RunRow", "TrackingError", "end_run", "format_plain", "list_runs", "log_run", "pending_runs",
+           "queue_run", "resolve_tracking_uri", "start_parent_run"]

@@ -24,8 +24,9 @@ from typing import Any
 from .. import __version__
 from ..errors import KerasforgeError
 from ..runs import Run, read_json, update_run_info
+from ..training.callbacks import write_json_atomic
 from .params import flatten_params
-from .store import experiment_id, make_client, resolve_tracking_uri, tracking_errors
+from .store import TrackingError, experiment_id, make_client, resolve_tracking_uri, tracking_errors
 
 ARTIFACT_FILES = ("model.keras", "recipe.yaml", "metrics.json", "history.json", "data.json", "env.json",
                   "run.json", "report.html", "evaluation.json", "diagnosis.json")
@@ -33,6 +34,8 @@ ARTIFACT_DIRS = ("plots",)
 STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "running": "KILLED",
           "pruned": "KILLED"}
 _PARENTS: dict[str, str] = {}  # parent run id -> tracking URI, for end_run
+PENDING = "tracking_pending"  # run.json: logging failed; what `kforge track` needs to log it later
+STUDY_TAG = "kforge.study"  # the tag of a study's (parent) run
 
 
 def log_run(run_or_path: Run | str | Path, *, tracking_uri: str | None = None, experiment: str | None = None,
@@ -53,8 +56,58 @@ def log_run(run_or_path: Run | str | Path, *, tracking_uri: str | None = None, e
     if not isinstance(info, dict):
         raise KerasforgeError(f"{path} is not a kerasforge run folder (it has no readable run.json)",
                               where=str(path), fix="Give a folder made by `kforge train`, e.g. runs/NAME-DATE.")
+    pending = info.get(PENDING) if isinstance(info.get(PENDING), dict) else {}
+    # `kforge track` of a run queued after a failure: the same store, experiment, parent and tags as then
+    tracking_uri = tracking_uri or pending.get("tracking_uri")
+    experiment = experiment or pending.get("experiment")
+    parent_run_id = parent_run_id or pending.get("parent_run_id")
+    tags = {**(pending.get("tags") or {}), **(tags or {})}
     uri = resolve_tracking_uri(tracking_uri, output_dir or path.parent)
+    try:
+        run_id = _log_run(path, info, uri, experiment, parent_run_id, tags, output_dir)
+    except TrackingError as exc:
+        queue_run(path, uri, experiment=experiment, parent_run_id=parent_run_id, tags=tags, error=exc.message)
+        raise TrackingError(f"{exc.message}; the run is queued: `kforge track {path}` logs it once the store "
+                            f"is back (`kforge track --pending` logs every queued run)", where=exc.where,
+                            fix=exc.fix) from exc
+    if pending:
+        info = read_json(path / "run.json", {}) or {}
+        info.pop(PENDING, None)
+        write_json_atomic(path / "run.json", info)
+    return run_id
+
+
+def queue_run(path: str | Path, uri: str, *, experiment: str | None = None, parent_run_id: str | None = None,
+              tags: dict | None = None, error: str = "") -> None:
+    """Record in ``run.json`` that the run waits to be logged to ``uri`` (see :func:`pending_runs`)."""
+    update_run_info(Path(path), **{PENDING: {"tracking_uri": uri, "experiment": experiment,
+                                             "parent_run_id": parent_run_id, "tags": dict(tags or {}),
+                                             "error": error[:1000], "at": time.strftime("%Y-%m-%dT%H:%M:%S")}})
+
+
+def pending_runs(output_dir: str | Path) -> list[Path]:
+    """Run folders under ``output_dir`` (tuning trials included) whose logging failed and waits for
+    ``kforge track``.
+
+    >>> pending_runs("runs")   # doctest: +SKIP
+    [PosixPath('runs/digits_mlp-20261129-091500')]
+    """
+    found = []
+    for run_json in sorted([*Path(output_dir).glob("*/run.json"), *Path(output_dir).glob("tune/*/*/run.json")]):
+        if isinstance((read_json(run_json, {}) or {}).get(PENDING), dict):
+            found.append(run_json.parent)
+    return found
+
+
+def _log_run(path: Path, info: dict[str, Any], uri: str, experiment: str | None, parent_run_id: str | None,
+             tags: dict, output_dir: str | Path | None) -> str:
     client = make_client(uri)
+    if info.get("study") is not None and not (parent_run_id and _exists(client, parent_run_id)):
+        # a tuning trial: under its study's run (found by its tag, or opened now), with Optuna's tags
+        experiment = experiment or _study_experiment(path, info)
+        parent_run_id = study_parent_run(client, uri, str(info["study"]), experiment, output_dir or path.parent)
+        tags = {"optuna.study": str(info["study"]), "optuna.trial": str(info.get("trial")),
+                "optuna.state": "PRUNED" if info.get("status") == "pruned" else "COMPLETE", **tags}
     if info.get("mlflow_run_id") and info.get("tracking_uri") == uri and _exists(client, info["mlflow_run_id"]):
         run_id = str(info["mlflow_run_id"])  # logged already (e.g. by `kforge train`): add what is new
         extra = {**({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}),
@@ -83,6 +136,28 @@ def log_run(run_or_path: Run | str | Path, *, tracking_uri: str | None = None, e
     return run_id
 
 
+def study_parent_run(client: Any, uri: str, study: str, experiment: str, output_dir: str | Path) -> str:
+    """The MLflow run of tuning study ``study`` in ``experiment`` (tagged ``kforge.study``); opened when the
+    study's own tracking never reached this store (an outage)."""
+    with tracking_errors(uri, f"find the run of the study {study!r}"):
+        exp = experiment_id(client, experiment, uri, output_dir)
+        found = client.search_runs([exp], filter_string=f"tags.`{STUDY_TAG}` = '{study}'", max_results=1)
+        if found:
+            return found[0].info.run_id
+    run_id = start_parent_run(study, tracking_uri=uri, experiment=experiment, output_dir=output_dir)
+    with tracking_errors(uri, f"tag the run of the study {study!r}"):
+        client.set_tag(run_id, STUDY_TAG, study)
+        client.set_terminated(run_id, status="FINISHED")
+    _PARENTS.pop(run_id, None)
+    return run_id
+
+
+def _study_experiment(path: Path, info: dict[str, Any]) -> str:
+    """A trial's experiment: the study's recipe name (the trial folders are ``<recipe>-trialNNN-<date>``)."""
+    name = str(info.get("name") or path.name)
+    return name.rsplit("-trial", 1)[0] if "-trial" in name else name
+
+
 def start_parent_run(name: str, *, tracking_uri: str | None = None, experiment: str | None = None,
                      params: dict | None = None, output_dir: str | Path = "runs") -> str:
     """Open a parent run (e.g. a tuning study) for nested child runs; returns its id. Close it with
@@ -94,7 +169,7 @@ def start_parent_run(name: str, *, tracking_uri: str | None = None, experiment: 
     client = make_client(uri)
     with tracking_errors(uri, f"start the parent run {name!r}"):
         exp = experiment_id(client, experiment or name, uri, output_dir)
-        run = client.create_run(exp, tags=_base_tags(), run_name=name)
+        run = client.create_run(exp, tags={**_base_tags(), STUDY_TAG: name}, run_name=name)
         if params:
             _log_batches(client, run.info.run_id, params=flatten_params(params))
     _PARENTS[run.info.run_id] = uri

@@ -114,8 +114,28 @@ def check_reachable(uri: str, timeout: float = REACH_TIMEOUT_S) -> None:
                             fix=_fix(uri)) from None
 
 
+# MLflow's own defaults (7 retries with a factor-2 backoff, a 120 s timeout) let one request to a server
+# whose database is down take minutes; a training run would wait for them. Set unless the user did.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5"}
+
+
+def bound_http_requests() -> dict[str, str]:
+    """Bound MLflow's HTTP timeouts and retries (:data:`HTTP_LIMITS`) where the environment leaves them
+    unset; returns the settings in force. A request to a failing server then gives up within seconds.
+
+    >>> bound_http_requests()["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]   # doctest: +SKIP
+    '2'
+    """
+    for name, value in HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
+    return {name: os.environ[name] for name in HTTP_LIMITS}
+
+
 def make_client(uri: str) -> Any:
-    """An ``mlflow.tracking.MlflowClient`` for ``uri`` (checked to be reachable first)."""
+    """An ``mlflow.tracking.MlflowClient`` for ``uri`` (checked to be reachable first; HTTP requests
+    bounded by :func:`bound_http_requests`)."""
+    bound_http_requests()
     check_reachable(uri)
     db = sqlite_path(uri)
     # MLflow's own INFO lines ("Creating initial MLflow database tables...") are not news to the user.

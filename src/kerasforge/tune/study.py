@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,42 @@ def default_storage(output_dir: str | Path, study_name: str) -> str:
     return f"sqlite:///{(folder / f'{study_name}.db').resolve()}"
 
 
+ENV_HEARTBEAT = "KFORGE_TUNE_HEARTBEAT"  # seconds between a running trial's heartbeats (default 10)
+MAX_RETRIES = 2  # a trial whose machine died is run again (same parameters) at most this often
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """Optuna's ``(heartbeat_interval, grace_period)``: ``$KFORGE_TUNE_HEARTBEAT`` (default 10 s) and six
+    times that. A RUNNING trial without a heartbeat for the grace period is failed and retried by any worker.
+
+    >>> heartbeat_settings()   # doctest: +SKIP
+    (10, 60)
+    """
+    try:
+        interval = max(1, int(float(os.environ.get(ENV_HEARTBEAT, "10"))))
+    except ValueError:
+        interval = 10
+    return interval, 6 * interval
+
+
 def make_storage(url: str) -> Any:
-    """An Optuna RDB storage for ``url``; SQLite waits for locks instead of failing under several workers."""
+    """An Optuna RDB storage for ``url`` with Optuna's heartbeat on (a dead machine's RUNNING trials are
+    failed after the grace period and retried with the same parameters, see :func:`recover_stale_trials`);
+    SQLite waits for locks instead of failing under several workers."""
     import optuna
 
-    kwargs: dict[str, Any] = {}
+    interval, grace = heartbeat_settings()
+    kwargs: dict[str, Any] = {"heartbeat_interval": interval, "grace_period": grace}
+    if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9
+        kwargs["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRIES)
+    else:
+        kwargs["failed_trial_callback"] = optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRIES)
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
     try:
-        return optuna.storages.RDBStorage(url, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, **kwargs)
     except Exception as exc:  # SQLAlchemy raises many kinds: bad URL, missing driver, no server
         raise KerasforgeError(f"cannot open the study storage {url!r}: {type(exc).__name__}: {exc}",
                               where="--storage",
@@ -125,11 +153,12 @@ def open_study(space: SearchSpace, storage: Any, study_name: str, sampler: str, 
     return study
 
 
-def fail_orphaned_trials(study: Any) -> list[int]:
+def fail_orphaned_trials(study: Any, space: SearchSpace | None = None, runs_dir: str | Path | None = None) -> list[int]:
     """Mark RUNNING trials whose worker process is gone (killed, crashed) as FAIL; returns their numbers.
 
     Workers record their host and pid in each trial; a trial of this host whose process no longer
-    exists cannot finish, and would otherwise block a grid point or count against the target.
+    exists cannot finish, and would otherwise block a grid point or count against the target. One whose
+    run folder (in ``runs_dir``) finished before its process died is recorded as it ended instead.
     """
     from optuna.trial import TrialState
 
@@ -139,6 +168,8 @@ def fail_orphaned_trials(study: Any) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get("kforge_worker") or {}
         if worker.get("host") == socket.gethostname() and not _alive(worker.get("pid")):
+            if space is not None and runs_dir is not None and salvage_trial(study, trial.number, space, runs_dir):
+                continue
             try:
                 study._storage.set_trial_user_attr(trial._trial_id, "kforge_error",
                                                    "its worker process stopped (killed or crashed)")
@@ -147,6 +178,75 @@ def fail_orphaned_trials(study: Any) -> list[int]:
             except Exception:  # another process finished or failed it meanwhile
                 pass
     return failed
+
+
+def recover_stale_trials(study: Any, space: SearchSpace, runs_dir: str | Path) -> None:
+    """Optuna's heartbeat: RUNNING trials of any machine silent for the grace period are failed and queued
+    again with the same parameters (``RetryFailedTrialCallback``); one whose run folder is visible here and
+    finished is recorded as it ended instead (complete or pruned), never as failed."""
+    import optuna
+
+    storage = study._storage
+    stale = getattr(storage, "_get_stale_trial_ids", None)
+    if stale is None or storage.get_heartbeat_interval() is None:
+        return
+    number_of = {t._trial_id: t.number for t in study.get_trials(deepcopy=False)}
+    for trial_id in stale(study._study_id):
+        if trial_id in number_of:
+            salvage_trial(study, number_of[trial_id], space, runs_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def finished_run_of(space: SearchSpace, runs_dir: str | Path, number: int) -> Path | None:
+    """The finished (or pruned) run folder with a saved model of trial ``number``, if it is visible here."""
+    from ..runs import read_json
+
+    for folder in sorted(Path(runs_dir).glob(f"{space.name}-trial{number:03d}-*"), reverse=True):
+        status = (read_json(folder / "run.json", {}) or {}).get("status")
+        if status in ("finished", "pruned") and (folder / "model.keras").is_file():
+            return folder
+    return None
+
+
+def salvage_trial(study: Any, number: int, space: SearchSpace, runs_dir: str | Path) -> bool:
+    """Record trial ``number`` from its finished run folder (its worker died before telling the study);
+    returns whether it was recorded."""
+    from optuna.trial import TrialState
+
+    from ..runs import read_json
+    from .worker import objective_value
+
+    folder = finished_run_of(space, runs_dir, number)
+    if folder is None:
+        return False
+    info = read_json(folder / "run.json", {}) or {}
+    objective = space.search.objective
+    try:
+        study._storage.set_trial_user_attr(_trial_id(study, number), "run_dir", str(folder))
+        if info.get("status") == "pruned":
+            study.tell(number, state=TrialState.PRUNED)
+        else:
+            value = objective_value(read_json(folder / "history.json", {}) or {},
+                                    read_json(folder / "metrics.json", {}) or {}, objective.metric,
+                                    objective.resolved_direction, objective.epoch)
+            study.tell(number, value)
+    except Exception:  # another worker recorded or failed it meanwhile
+        return False
+    return True
+
+
+def _trial_id(study: Any, number: int) -> int:
+    return next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == number)
+
+
+def heartbeat(study: Any, trial: Any) -> Any:
+    """A context manager that keeps ``trial``'s heartbeat going while it trains (Optuna's own thread,
+    as ``study.optimize`` uses; kerasforge's workers ask and tell)."""
+    from optuna.storages._heartbeat import get_heartbeat_thread
+
+    return get_heartbeat_thread(trial._trial_id, study._storage)
 
 
 def enqueue_grid(study: Any, space: SearchSpace) -> int:

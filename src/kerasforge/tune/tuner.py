@@ -60,14 +60,19 @@ class TuneResult:
 def tune(recipe: str | Path | dict | Recipe, *, sampler: str | None = None, trials: int | None = None,
          workers: int = 1, timeout: float | None = None, storage: str | None = None, study: str | None = None,
          output_dir: str | Path = "runs", overrides: list[str] | None = None,
-         tracking_uri: str | None = None, track: bool = True, report: bool = True) -> TuneResult:
+         tracking_uri: str | None = None, track: bool = True, report: bool = True,
+         devices: str | int | None = None) -> TuneResult:
     """Search the hyperparameters a recipe's ``search:`` section names; resumes a study of the same name.
 
     ``sampler``, ``trials`` and ``timeout`` override the recipe's ``search`` settings. Trials are run
     by ``workers`` processes sharing the study's storage (default ``<output>/tune/<study>.db``); each
     trial is a run folder under ``<output>/tune/<study>/``. Tracking works as for :func:`kerasforge.train`:
     unless ``track=False`` (or ``$KFORGE_NO_TRACK``), the study is an MLflow parent run and every trial
-    a child run, in ``tracking_uri`` or the default store (``<output>/mlflow.db``).
+    a child run, in ``tracking_uri`` or the default store (``<output>/mlflow.db``). Trials pick their
+    backend as ``kforge train`` does, and ``devices`` is ``kforge train --devices`` for every trial.
+
+    A study that ends short of its trial count (not because of ``timeout``) raises a
+    :class:`KerasforgeError` after its report is written.
 
     >>> result = tune("my_tune.yaml", sampler="random", trials=10)   # doctest: +SKIP
     """
@@ -95,7 +100,8 @@ def tune(recipe: str | Path | dict | Recipe, *, sampler: str | None = None, tria
     output = Path(output_dir)
     storage_url = storage or default_storage(output, study_name)
     the_study = open_study(space, make_storage(storage_url), study_name, sampler, seed=space.recipe.seed)
-    failed = fail_orphaned_trials(the_study)
+    runs_dir = output / "tune" / study_name
+    failed = fail_orphaned_trials(the_study, space, runs_dir)
     if failed:
         say(f"  trials {', '.join(map(str, failed))} were left running by a stopped process: marked failed",
             style="yellow")
@@ -107,17 +113,36 @@ def tune(recipe: str | Path | dict | Recipe, *, sampler: str | None = None, tria
     finished = before.get("COMPLETE", 0) + before.get("PRUNED", 0)
     say(f"[bold]kforge tune[/bold] {space.name}: study {study_name!r} ({sampler}), {finished} of {target} "
         f"trials finished, {workers} worker{'s' if workers > 1 else ''}; storage {storage_url}")
-    runs_dir = output / "tune" / study_name
     seed = space.recipe.seed + 1000 * sum(before.values())  # a resumed search does not repeat its samples
     config = WorkerConfig(recipe=_raw(recipe, overrides), storage=storage_url, study=study_name, sampler=sampler,
                           trials=target, runs_dir=str(runs_dir), seed=seed,
                           deadline=time.time() + timeout if timeout else None, quiet=is_quiet(),
                           recipe_dir=str(Path(space.source).resolve().parent) if space.source else None,
                           tracking=_start_tracking(tracking_uri, study_name, space, sampler, the_study, output,
-                                                   track))
+                                                   track),
+                          devices=None if devices is None else str(devices))
     _run_workers(config, workers, output / "tune")
-    return finish(space, the_study, storage_url, runs_dir, output / "tune", report=report,
-                  tracking=config.tracking, target=target)
+    result = finish(space, the_study, storage_url, runs_dir, output / "tune", report=report,
+                    tracking=config.tracking, target=target)
+    check_complete(result, target, timed_out=config.deadline is not None and time.time() >= config.deadline)
+    return result
+
+
+def check_complete(result: TuneResult, target: int, *, timed_out: bool) -> None:
+    """Raise a :class:`KerasforgeError` when the study has fewer finished trials than its target (unless its
+    time budget ran out, which is said in a note)."""
+    finished = result.counts.get("COMPLETE", 0) + result.counts.get("PRUNED", 0)
+    if finished >= target:
+        return
+    shown = ", ".join(f"{n} {s.lower()}" for s, n in sorted(result.counts.items())) or "no trials"
+    if timed_out:
+        say(f"  note: the time budget ran out with {finished} of {target} trials finished ({shown})", style="yellow")
+        return
+    raise KerasforgeError(
+        f"the study {result.study_name!r} ended with {finished} of its {target} trials finished ({shown})",
+        where="kforge tune",
+        fix="Run the same command again (from any machine sharing the storage): finished trials are kept, "
+            "failed ones are run again; see the report for the failures.")
 
 
 def finish(space: Any, study: Any, storage_url: str, runs_dir: Path, folder: Path, *, report: bool = True,
@@ -168,6 +193,7 @@ def _run_workers(config: WorkerConfig, workers: int, folder: Path) -> None:
     """Worker 0 runs here; workers 1..K-1 are subprocesses (``python -m kerasforge.tune``) that end with
     this process."""
     procs = []
+    folder.mkdir(parents=True, exist_ok=True)  # for any storage, not only the default SQLite file
     for index in range(1, workers):
         spec = WorkerConfig(**{**config.__dict__, "worker": index, "seed": config.seed + index})
         path = spec.save(folder / f"{config.study}.worker-{index}.json")
@@ -205,9 +231,11 @@ def _start_tracking(tracking_uri: str | None, study_name: str, space: Any, sampl
         try:
             parent = tracking.start_parent_run(study_name, tracking_uri=uri, experiment=space.name,
                                                params=params, output_dir=output)
-        except KerasforgeError as exc:  # tracking must never stop a search
-            say(f"  warning: tracking is off for this search: {exc.message}", style="yellow")
-            return None
+        except KerasforgeError as exc:  # tracking must never stop a search; its trials wait for `kforge track`
+            say(f"  warning: the search is not tracked now: {exc.message}. Its trials are queued: "
+                f"`kforge track --pending --output {output}` logs them under the study's run later", style="yellow")
+            return {"tracking_uri": uri, "experiment": space.name, "parent_run_id": None,
+                    "output_dir": str(output), "queued": True, "error": exc.message}
         study.set_user_attr("kforge_mlflow_parent", {"uri": uri, "run_id": parent})
     return {"tracking_uri": uri, "experiment": space.name, "parent_run_id": parent, "output_dir": str(output)}
 

@@ -18,6 +18,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,16 @@ from ..console import console, is_quiet, set_quiet
 from ..errors import KerasforgeError
 from ..runs import update_run_info
 from .space import SearchSpace, load_search
-from .study import SURPLUS, make_storage, open_study, worker_tag
+from .study import (
+    SURPLUS,
+    heartbeat,
+    heartbeat_settings,
+    make_storage,
+    open_study,
+    recover_stale_trials,
+    salvage_trial,
+    worker_tag,
+)
 
 MAX_FAILURES_IN_A_ROW = 3
 
@@ -47,6 +57,7 @@ class WorkerConfig:
     quiet: bool = False
     recipe_dir: str | None = None       # put on sys.path for `module:Name` references
     tracking: dict[str, Any] | None = field(default=None)  # {tracking_uri, experiment, parent_run_id}
+    devices: str | None = None          # `kforge train --devices` for every trial (data parallel on JAX)
 
     def save(self, path: Path) -> Path:
         """Write the config as JSON (for ``python -m kerasforge.tune PATH``)."""
@@ -64,7 +75,7 @@ class PruningCallback:
     def __new__(cls, trial: Any, metric: str):
         from ..backend import configure_backend
 
-        configure_backend("auto")  # before Keras' first import (keeps TensorFlow's start-up lines quiet)
+        configure_backend("auto")  # no-op in a worker (choose_backend came first); for direct use
         import keras
 
         class _Pruning(keras.callbacks.Callback):
@@ -98,11 +109,20 @@ def run_worker(config: WorkerConfig) -> int:
 
         add_to_path(Path(config.recipe_dir))
     space = load_search(config.recipe)
+    choose_backend(space, config.devices)
     study = open_study(space, make_storage(config.storage), config.study, config.sampler,
                        seed=config.seed, create=False)
     done = failures = 0
-    while _work_left(study, config) and (config.deadline is None or time.time() < config.deadline):
-        trial = study.ask()
+    while config.deadline is None or time.time() < config.deadline:
+        recover_stale_trials(study, space, config.runs_dir)  # a dead machine's trials: failed, queued again
+        if not _work_left(study, config):
+            if not _others_running(study):
+                break
+            time.sleep(min(2.0, heartbeat_settings()[0]))  # they may finish, or die and come back as retries
+            continue
+        with warnings.catch_warnings():  # Optuna's note that its heartbeat is meant for Study.optimize
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask()
         trial.set_user_attr("kforge_worker", worker_tag())
         if _is_surplus(study, trial.number, config):
             from optuna.trial import TrialState
@@ -134,7 +154,8 @@ def run_trial(study: Any, trial: Any, space: SearchSpace, config: WorkerConfig) 
     objective = space.search.objective
     callback = PruningCallback(trial, objective.metric)
     options: dict[str, Any] = {"output_dir": config.runs_dir, "resume": False, "show_summary": False,
-                               "callbacks": [callback]}
+                               "callbacks": [callback], "devices": config.devices,
+                               "num_processes": 1}  # one process per trial, even inside a Slurm/MPI job
     accepted = inspect.signature(train).parameters
     if "report" in accepted:
         options["report"] = False  # a trial's HTML report costs seconds; the study has its own report
@@ -145,8 +166,11 @@ def run_trial(study: Any, trial: Any, space: SearchSpace, config: WorkerConfig) 
     started = time.perf_counter()
     try:
         values = space.suggest(trial)
-        run = train(space.trial_recipe(values, name=f"{space.name}-trial{trial.number:03d}"), **options)
+        with heartbeat(study, trial):
+            run = train(space.trial_recipe(values, name=f"{space.name}-trial{trial.number:03d}"), **options)
     except BaseException as exc:
+        if salvage_trial(study, trial.number, space, config.runs_dir):  # its run finished all the same
+            return f"recorded from its finished run folder ({type(exc).__name__} afterwards)"
         trial.set_user_attr("kforge_error", f"{type(exc).__name__}: {exc}"[:1000])
         study.tell(trial, state=TrialState.FAIL)
         raise
@@ -207,6 +231,23 @@ def _work_left(study: Any, config: WorkerConfig) -> bool:
     return len(active) < config.trials
 
 
+def choose_backend(space: SearchSpace, devices: str | None) -> str:
+    """The backend ``kforge train`` would pick for the recipe (dense-only models on JAX on a CPU, JAX with
+    ``--devices``), fixed before Keras' first import in this worker."""
+    from ..backend import configure_backend, dense_only
+
+    return configure_backend(space.recipe.backend, distributed=devices is not None,
+                             dense=dense_only(space.recipe.model))
+
+
+def _others_running(study: Any) -> bool:
+    """Whether trials (of other workers or machines) are still running; this worker waits for them."""
+    from optuna.trial import TrialState
+
+    return any(not t.user_attrs.get(SURPLUS)
+               for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
 def _is_surplus(study: Any, number: int, config: WorkerConfig) -> bool:
     """Whether a trial just asked for would go beyond the target (another worker was quicker)."""
     from optuna.trial import TrialState
@@ -237,14 +278,19 @@ def _track(config: WorkerConfig, run_path: Path, number: int, state: str) -> Non
         from .. import tracking  # written separately; optional
     except ImportError:
         return
+    tags = {"optuna.study": config.study, "optuna.trial": str(number), "optuna.state": state}
+    if config.tracking.get("queued"):  # the store failed when the study started: `kforge track` logs it later
+        tracking.queue_run(run_path, config.tracking["tracking_uri"], experiment=config.tracking.get("experiment"),
+                           tags=tags, error=config.tracking.get("error", ""))
+        return
     try:
         tracking.log_run(run_path, tracking_uri=config.tracking.get("tracking_uri"),
                          experiment=config.tracking.get("experiment"),
                          parent_run_id=config.tracking.get("parent_run_id"),
                          output_dir=config.tracking.get("output_dir"),
-                         tags={"optuna.study": config.study, "optuna.trial": str(number), "optuna.state": state})
-    except Exception as exc:  # tracking must never lose a trial
-        _say(config, f"[yellow]tracking: could not log trial {number}: {exc}[/yellow]")
+                         tags=tags)
+    except Exception as exc:  # tracking must never lose a trial (it is queued for `kforge track`)
+        _say(config, f"[yellow]tracking: could not log trial {number}: {getattr(exc, 'message', exc)}[/yellow]")
 
 
 def _say(config: WorkerConfig, message: str) -> None:
