@@ -35,7 +35,8 @@ def test_word_ids_are_padded_at_the_front_and_checked():
 def test_errors_are_4xx_with_a_code():
     with pytest.raises(ServeError) as info:
         parse_json(b"")
-    assert info.value.status == 400 and info.value.body()["error"]["code"] == "empty_body"
+    assert info.value.status == 400 and info.value.code == "empty_body"
+    assert info.value.body() == {"error": "The request body is empty. Send JSON such as {\"instances\": [...]}."}
 
 
 def test_top_k_orders_by_probability():
