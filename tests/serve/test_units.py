@@ -36,7 +36,7 @@ def test_errors_are_4xx_with_a_code():
     with pytest.raises(ServeError) as info:
         parse_json(b"")
     assert info.value.status == 400 and info.value.code == "empty_body"
-    assert info.value.body() == {"error": "The request body is empty. Send JSON such as {\"instances\": [...]}."}
+    assert info.value.body() == {"error": "the request body is empty. Send JSON such as {\"instances\": [...]}."}
 
 
 def test_top_k_orders_by_probability():

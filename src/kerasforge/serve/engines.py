@@ -76,8 +76,12 @@ class KerasEngine:
         from ..data import fit_features
         from ..predict import _scale
 
+        pre = self.spec.preprocessing
         if self.spec.kind == "image" and not self.raw_inputs:
-            x = _scale(x.astype("float32"), {"preprocessing": self.spec.preprocessing})
+            x = _scale(x.astype("float32"), {"preprocessing": pre})
+        elif self.spec.kind == "tabular" and not self.raw_inputs and "offset" in pre and "divisor" in pre:
+            # the training's own feature scaling (exports have it inside; a run's model does not)
+            x = (x.astype("float32") - np.asarray(pre["offset"], "float32")) / np.asarray(pre["divisor"], "float32")
         if self._shape:
             x = fit_features(x, self._shape, where="instances")
         n = len(x)

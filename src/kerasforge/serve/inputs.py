@@ -135,7 +135,7 @@ def examples_array(items: list, spec: InputSpec, *, where: str, limits: Limits =
     An example may be ``{"b64": "..."}`` (TF Serving's binary value): encoded image bytes (PNG, JPEG...)
     for an image model, UTF-8 text for a text model.
     """
-    if spec.dtype != "string" and items and isinstance(items[0], dict):
+    if spec.dtype != "string" and any(isinstance(item, dict) for item in items):
         return _binary_images(items, spec, where, limits)
     if spec.dtype == "string":
         return _strings(items, where)
@@ -207,6 +207,7 @@ def _binary_images(items: list, spec: InputSpec, where: str, limits: Limits) -> 
         raise ServeError(400, "bad_dtype", f"'{where}' holds objects, but this {spec.kind} model takes numbers",
                          where=where, fix='Send plain JSON numbers; {"b64": ...} is for image bytes and text.')
     return np.concatenate([image_array(b64_bytes(item, f"{where}[{i}]"), spec, limits, where=f"{where}[{i}]")
+                           if isinstance(item, dict) else _numbers([item], spec, f"{where}[{i}]")
                            for i, item in enumerate(items)])
 
 

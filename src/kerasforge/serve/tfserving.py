@@ -31,6 +31,7 @@ from .signature import DEFAULT_SIGNATURE, VERB_SIGNATURES, signature_def_map
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]{1,18})|/labels/(?P<label>[^/:]+))?"
                    r"(?P<tail>:predict|:classify|:regress|/metadata)?$")
 WARNING_HEADER = b"x-kforge-warning"
+VERSION_HEADER = b"x-kforge-model-version"  # which version answered (TF Serving's REST body does not say)
 RunModel = Callable[[ServedModel, np.ndarray], Awaitable[np.ndarray]]
 
 
@@ -179,7 +180,7 @@ async def answer(verb: str, model: ServedModel, payload: Any, run_model: RunMode
         body = {"result": classify_result(out, model.class_names)}
     else:
         body = {"result": regress_result(out, model)}
-    headers = []
+    headers = [(VERSION_HEADER, str(model.version).encode())]
     if warning:
         body["warning"] = warning
         headers.append((WARNING_HEADER, b"inputs look scaled to [0, 1]; the model takes raw 0..255"))
