@@ -84,15 +84,27 @@ def create_app(registry: ModelRegistry, *, token: str | None = None, max_batch: 
                             on_batch=lambda n, name=model.name: metrics.observe_batch(name, n),
                             inline=model.engine.name == "onnxruntime")
 
+    batchers: dict[ServedModel, MicroBatcher] = {}  # this app's (a registry may back several apps)
+
+    async def batcher_of(model: ServedModel) -> MicroBatcher:
+        batcher = batchers.get(model)
+        if batcher is None:  # no await between the check and the assignment: one batcher per model
+            batcher = batchers[model] = make_batcher(model)
+            await batcher.start()
+        return batcher
+
     async def start_version(model: ServedModel) -> None:
         """Warm ``model`` up off the event loop and start its batcher (start-up and hot reload)."""
         await asyncio.get_running_loop().run_in_executor(None, _warm_up, model)
-        if model.batcher is None:
-            model.batcher = make_batcher(model)
-            await model.batcher.start()
+        await batcher_of(model)
         metrics.models[model.name] = model.engine.name
 
-    watcher = VersionWatcher(registry, start_version, interval=reload_seconds)
+    async def stop_version(model: ServedModel) -> None:
+        batcher = batchers.pop(model, None)
+        if batcher is not None:
+            await batcher.stop()
+
+    watcher = VersionWatcher(registry, start_version, stop_version, interval=reload_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -105,9 +117,8 @@ def create_app(registry: ModelRegistry, *, token: str | None = None, max_batch: 
         watcher.start()
         yield
         await watcher.stop()
-        for model in registry.all_models():
-            if model.batcher is not None:
-                await model.batcher.stop()
+        for model in list(batchers):
+            await stop_version(model)
 
     app = FastAPI(title="kerasforge serve", version=__version__, lifespan=lifespan,
                   description="Models trained with kerasforge, behind TF Serving's REST API.")
@@ -115,12 +126,10 @@ def create_app(registry: ModelRegistry, *, token: str | None = None, max_batch: 
     _error_handlers(app)
 
     async def run_model(model: ServedModel, x: np.ndarray) -> np.ndarray:
-        if model.batcher is None:  # a version loaded after start-up (started here on first use)
-            model.batcher = make_batcher(model)
-            await model.batcher.start()
+        batcher = await batcher_of(model)
         model.inflight += 1
         try:
-            return await model.batcher.submit(x)
+            return await batcher.submit(x)
         except Exception as exc:  # inputs are validated first, so this is a model that cannot run them
             log.exception("model %s version %s failed on a batch", model.name, model.version)
             raise ServeError(422, "inference_failed", f"the model could not run on this input "

@@ -37,7 +37,7 @@ RANGES = {"image": [0, 255]}
 
 @dataclass(eq=False)
 class ServedModel:
-    """One loaded version of a model: its name, version, engine and classes (and, at run time, its batcher)."""
+    """One loaded version of a model: its name, version, engine and classes."""
 
     name: str
     path: Path
@@ -46,8 +46,7 @@ class ServedModel:
     info: dict[str, Any] = field(default_factory=dict)
     version: int = 1
     loaded_at: float = field(default_factory=time.time)
-    batcher: Any = field(default=None, repr=False)
-    inflight: int = 0
+    inflight: int = 0  # requests on their way through the engine (a retired version waits for them)
 
     @property
     def input_names(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ is gone) leave the table at once (new requests go to the others) and are retired
 already running on them have their answers; their memory is then released.
 
 Example:
-    >>> watcher = VersionWatcher(registry, start_version, interval=2.0)   # doctest: +SKIP
+    >>> watcher = VersionWatcher(registry, start_version, stop_version, interval=2.0)   # doctest: +SKIP
     >>> watcher.start()                                                    # inside the running event loop
 """
 
@@ -40,10 +40,12 @@ def folder_signature(folder: Path) -> tuple:
 class VersionWatcher:
     """Polls the registry's base paths; loads, swaps in and retires versions."""
 
-    def __init__(self, registry: ModelRegistry, start_version: Callable[[ServedModel], Awaitable[None]], *,
-                 interval: float, retire_grace: float = 60.0) -> None:
+    def __init__(self, registry: ModelRegistry, start_version: Callable[[ServedModel], Awaitable[None]],
+                 stop_version: Callable[[ServedModel], Awaitable[None]], *, interval: float,
+                 retire_grace: float = 60.0) -> None:
         self.registry = registry
         self.start_version = start_version
+        self.stop_version = stop_version
         self.interval = float(interval)
         self.retire_grace = retire_grace
         self._task: asyncio.Task | None = None
@@ -121,9 +123,7 @@ class VersionWatcher:
         deadline = time.monotonic() + self.retire_grace
         while model.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        if model.batcher is not None:
-            await model.batcher.stop()
-            model.batcher = None
+        await self.stop_version(model)
         entry.states[model.version] = ("END", "")
         model.engine = None  # type: ignore[assignment]  # the runtime's memory goes with the last reference
         await asyncio.get_running_loop().run_in_executor(None, gc.collect)
