@@ -93,9 +93,9 @@ class VersionWatcher:
             if not stable or self._failed.get(key) == signature:
                 continue  # still being written, or failed as it is now
             await self._load(entry, version, folders[version], signature)
+        if not wanted & set(entry.versions):
+            return  # availability first (as TF Serving's policy): keep the old ones until a wanted one serves
         for version in sorted(set(entry.versions) - wanted):
-            if len(entry.versions) <= 1 and version == max(entry.versions):
-                continue  # never leave a model without a version
             model = entry.versions.pop(version)
             entry.states[version] = ("UNLOADING", "")
             task = asyncio.create_task(self._retire(entry, model))
