@@ -25,6 +25,7 @@ from .card import make_card, read_card, write_card
 from .errors import ExportError, all_layers, converter_problem
 from .formats import FORMATS, folder_name, parse_formats
 from .session import Session, open_session
+from .signature import artifact_names
 from .verify import DEFAULT_EXAMPLES, check, failure_text
 
 NOTES = {
@@ -125,7 +126,8 @@ def _export_one(session: Session, fmt: str, quantize: str | None, folder: Path) 
                           fix="Export in float32 (no --quantize), or report the layers of the model as a bug.")
     card = make_card(session.run, session.inference, fmt=fmt, quantize=quantize, artifact=artifact.name,
                      runtime=spec.runtime, folder=folder, verification=figures,
-                     versions={**_versions(impl)}, notes=_notes(fmt, quantize))
+                     versions={**_versions(impl)}, notes=_notes(fmt, quantize),
+                     names=artifact_names(fmt, folder, session.inference.model))
     write_card(folder, card)
     return ExportResult(format=fmt, quantize=quantize, path=folder, artifact=artifact, card=card)
 

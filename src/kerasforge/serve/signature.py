@@ -61,4 +61,11 @@ def shape_of(dims: Any) -> tuple[int | None, ...]:
     >>> shape_of(["batch", 28, -1])
     (None, 28, None)
     """
-    return tuple(int(d) if isinstance(d, int) and d >= 0 else None for d in (dims or []))
+    sizes = []
+    for d in (list(dims) if dims is not None else []):
+        try:
+            size = int(d)
+        except (TypeError, ValueError):  # a symbolic name or None
+            size = -1
+        sizes.append(size if size >= 0 else None)
+    return tuple(sizes)
