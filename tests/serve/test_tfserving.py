@@ -204,3 +204,26 @@ def test_error_bodies_of_every_verb(tf_client, verb):
     assert message.startswith("Servable not found for request: Latest(nosuch)")
     assert _tf_error(tf_client.post(f"{MODEL}:{verb}", content=b"{not json",
                                     headers={"content-type": "application/json"}), 400)
+
+
+# --- the input contract (kforge's extension) -----------------------------------------------------------
+def test_pixels_scaled_to_0_1_get_a_warning_or_a_refusal(tf_server, tf_registry, test_images):
+    """The TF tutorial's client divides by 255 first; this model takes raw pixels and would answer wrongly."""
+    from serve_helpers import running_server
+
+    from kerasforge.serve.app import create_app
+
+    images, labels = test_images
+    scaled = json.dumps({"signature_name": "serving_default", "instances": (images[:20] / 255.0).tolist()})
+    headers = {"content-type": "application/json"}
+    response = requests.post(f"{tf_server}/v1/models/fashion:predict", data=scaled, headers=headers, timeout=60)
+    assert response.status_code == 200 and "0..255" in response.json()["warning"]
+    assert "x-kforge-warning" in response.headers
+    raw = requests.post(f"{tf_server}/v1/models/fashion:predict", json={"instances": images[:20].tolist()}, timeout=60)
+    assert "warning" not in raw.json() and "x-kforge-warning" not in raw.headers
+    blank = requests.post(f"{tf_server}/v1/models/fashion:predict", json={"instances": [np.zeros((28, 28)).tolist()]},
+                          timeout=60)
+    assert "warning" not in blank.json()  # an all-black image is a valid raw image
+    with running_server(create_app(tf_registry, strict_inputs=True)) as strict:
+        refused = requests.post(f"{strict}/v1/models/fashion:predict", data=scaled, headers=headers, timeout=60)
+        assert refused.status_code == 400 and "0..255" in refused.json()["error"]
