@@ -36,6 +36,9 @@ def register(command) -> None:
                    help="a version label usable in URLs (/v1/models/M/labels/LABEL:predict); repeatable")
     g.add_argument("--poll-seconds", type=float, default=2.0,
                    help="how often base paths are checked for new versions (default 2; 0: never)")
+    p.add_argument("--grpc-port", type=int, default=None,
+                   help="also serve TF Serving's gRPC API (PredictionService, ModelService) on this port (e.g. 8500); "
+                        "needs: pip install --no-deps tensorflow-serving-api")
     g = p.add_argument_group("inputs")
     g.add_argument("--strict-inputs", action="store_true",
                    help="refuse (400) image inputs that look already scaled to [0, 1] instead of warning")
@@ -85,13 +88,26 @@ def _serve(args: argparse.Namespace) -> None:
                                  body_timeout=args.body_timeout)
     app = create_app(registry, token=token, max_batch=args.max_batch, batch_timeout_ms=args.batch_timeout_ms,
                      max_request_bytes=args.max_request_bytes, strict_inputs=args.strict_inputs, security=security,
-                     reload_seconds=args.poll_seconds)
+                     reload_seconds=args.poll_seconds, grpc_address=_grpc_address(args))
     where = f"{'https' if args.tls_cert else 'http'}://{args.host}:{args.port}/"
     say(f"[bold]kerasforge serve[/bold] on {where}" + ("  (open it once as /?token=<token>)" if token else ""))
     limits = ConnectionLimits(header_timeout=args.header_timeout, keep_alive=args.keep_alive,
                               max_connections=args.max_connections)
     uvicorn.Server(uvicorn_config(app, host=args.host, port=args.port, limits=limits, tls_cert=args.tls_cert,
                                   tls_key=args.tls_key, log_level="warning" if args.quiet else "info")).run()
+
+
+def _grpc_address(args: argparse.Namespace) -> tuple[str, int] | None:
+    if args.grpc_port is None:
+        return None
+    try:
+        import grpc  # noqa: F401
+        from tensorflow_serving.apis import prediction_service_pb2_grpc  # noqa: F401
+    except ImportError as exc:
+        raise KerasforgeError(f"the gRPC API needs grpcio and tensorflow-serving-api ({exc.name} is missing)",
+                              where="--grpc-port", fix="pip install grpcio && pip install --no-deps "
+                                                       "tensorflow-serving-api (--no-deps keeps tensorflow-cpu).") from None
+    return args.host, args.grpc_port
 
 
 def _split(values: list[str]) -> list[str]:

@@ -67,10 +67,11 @@ _CLASSIFY_BODY = {"requestBody": {"required": True, "content": {
 def create_app(registry: ModelRegistry, *, token: str | None = None, max_batch: int = 64,
                batch_timeout_ms: float = 2.0, max_request_bytes: int = 10 * 1024 * 1024,
                limits: Limits | None = None, strict_inputs: bool = False, security: Security | None = None,
-               reload_seconds: float = 0.0) -> Any:
+               reload_seconds: float = 0.0, grpc_address: tuple[str, int] | None = None) -> Any:
     """The ASGI app serving every model in ``registry`` (FastAPI inside the fast path and :class:`~.guard.Guard`).
 
-    ``reload_seconds`` > 0 watches versioned base paths for new versions (hot reload).
+    ``reload_seconds`` > 0 watches versioned base paths for new versions (hot reload); ``grpc_address``
+    ``(host, port)`` also serves TF Serving's gRPC API there (:mod:`.grpc_service`).
 
     >>> app = create_app(ModelRegistry.from_paths(["runs/x"]), token="s3cret")   # doctest: +SKIP
     """
@@ -115,7 +116,15 @@ def create_app(registry: ModelRegistry, *, token: str | None = None, max_batch: 
         gc.collect()
         gc.freeze()
         watcher.start()
+        grpc_server = None
+        if grpc_address is not None:
+            from .grpc_service import GrpcServices, start_grpc
+
+            grpc_server = await start_grpc(GrpcServices(registry, run_model, limits, token=token,
+                                                        strict_inputs=strict_inputs), *grpc_address)
         yield
+        if grpc_server is not None:
+            await grpc_server.stop(grace=2)
         await watcher.stop()
         for model in list(batchers):
             await stop_version(model)
