@@ -196,27 +196,20 @@ class Guard:
                         f"{self.max_request_bytes} bytes; send a smaller body (or start the server with a "
                         "larger --max-request-bytes)")
             return
-        chunks, total = [], 0
-        deadline = time.monotonic() + self.security.body_timeout
-        while True:  # read the body (bounded by the limit and the time) so that a chunked body is capped too
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                await _json(send, 408, "body_timeout", f"the request body did not arrive within "
-                            f"{self.security.body_timeout:g} s", [(b"connection", b"close")])
-                return
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self.max_request_bytes:
-                await _json(send, 413, "request_too_large", f"the request body is larger than the limit of "
-                            f"{self.max_request_bytes} bytes; send a smaller body")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body, replayed = b"".join(chunks), False
+        try:  # asyncio.timeout: one timer for the whole body, no task per read (wait_for made one each)
+            async with asyncio.timeout(self.security.body_timeout):
+                body = await _read_capped(receive, self.max_request_bytes)
+        except TimeoutError:
+            await _json(send, 408, "body_timeout", f"the request body did not arrive within "
+                        f"{self.security.body_timeout:g} s", [(b"connection", b"close")])
+            return
+        if body is None:  # the client went away
+            return
+        if body is _TOO_LARGE:
+            await _json(send, 413, "request_too_large", f"the request body is larger than the limit of "
+                        f"{self.max_request_bytes} bytes; send a smaller body")
+            return
+        replayed = False
 
         async def replay() -> dict:
             nonlocal replayed
@@ -242,6 +235,25 @@ class Guard:
         assert self.token is not None
         given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
         return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+
+_TOO_LARGE = object()
+
+
+async def _read_capped(receive: Any, limit: int) -> Any:
+    """The whole body (``None`` if the client left, ``_TOO_LARGE`` past ``limit``: a chunked body is capped too)."""
+    chunks, total = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            return _TOO_LARGE
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _media_type(scope: dict, headers: dict[str, str]) -> str | None:
