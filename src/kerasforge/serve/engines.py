@@ -202,9 +202,16 @@ class TFLiteEngine:
         return np.array(runner.get_tensor(self._out["index"]))
 
     def versions(self) -> dict[str, str]:
-        from ..export.tflite import versions
+        """From the installed packages' metadata: importing TensorFlow here would block the server."""
+        from importlib import metadata
 
-        return versions()
+        found = {}
+        for package in ("ai-edge-litert", "tensorflow-cpu", "tensorflow"):
+            try:
+                found[package] = metadata.version(package)
+            except metadata.PackageNotFoundError:
+                continue
+        return found
 
 
 def _first(raw: Any) -> np.ndarray:
