@@ -55,7 +55,10 @@ def test_a_new_version_is_swapped_in_under_load_and_the_old_one_retired(base_pat
         load = threading.Thread(target=_load, args=(url, stop, seen))
         load.start()
         try:
-            time.sleep(1.0)
+            deadline = time.monotonic() + 60
+            while len(seen) < 20:  # a busy machine: wait for answers rather than for a fixed time
+                assert time.monotonic() < deadline, "no answers before the swap"
+                time.sleep(0.05)
             before = len(seen)
             _drop_in(base_path / "2", base, 2)  # the SavedModel version
             deadline = time.monotonic() + 90
@@ -63,7 +66,10 @@ def test_a_new_version_is_swapped_in_under_load_and_the_old_one_retired(base_pat
                 assert time.monotonic() < deadline, "version 2 was never served"
                 time.sleep(0.1)
             switched = len(seen)
-            time.sleep(1.0)
+            deadline = time.monotonic() + 60
+            while len(seen) < switched + 48:
+                assert time.monotonic() < deadline, "too few answers after the swap"
+                time.sleep(0.05)
         finally:
             stop.set()
             load.join(timeout=60)
