@@ -204,3 +204,4 @@ def test_serve_flags_are_checked(runs, bad):
     from kerasforge.cli import main
 
     assert main(["serve", str(runs["fashion_onnx"]), *bad]) == 2
+    assert main(["serve"]) == 2  # nothing to serve

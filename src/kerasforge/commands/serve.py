@@ -16,7 +16,7 @@ from ..errors import KerasforgeError
 def register(command) -> None:
     """Add ``kforge serve`` to the CLI."""
     p = command("serve", _serve, "serve runs or exports over HTTP: TF-Serving REST API, web page, metrics")
-    p.add_argument("models", nargs="+", metavar="RUN_OR_EXPORT",
+    p.add_argument("models", nargs="*", metavar="RUN_OR_EXPORT",
                    help="a run folder, an export folder (onnx, savedmodel, tflite, keras, h5), a model file, or a "
                         "TF Serving base path of numbered versions; NAME=PATH to choose the model's name "
                         "(default: the recipe's name)")
@@ -30,6 +30,8 @@ def register(command) -> None:
     p.add_argument("--max-request-bytes", type=int, default=10 * 1024 * 1024,
                    help="largest request body accepted (default 10 MiB; larger ones get 413)")
     g = p.add_argument_group("versions (TF Serving base paths)")
+    g.add_argument("--model-config-file", metavar="FILE",
+                   help="several models from a config file: TF Serving's model_config_list (text) or YAML")
     g.add_argument("--version-policy", default="all", metavar="POLICY",
                    help="versions of a base path to serve: all (default), latest, latest:N or specific:1,3")
     g.add_argument("--label", action="append", default=[], metavar="[MODEL:]LABEL=VERSION",
@@ -77,8 +79,13 @@ def _serve(args: argparse.Namespace) -> None:
 
     _check(args)
     token = args.token or os.environ.get("KFORGE_TOKEN") or None
-    registry = ModelRegistry.from_paths(args.models, policy=VersionPolicy.parse(args.version_policy),
-                                        labels=args.label)
+    if args.model_config_file:
+        registry = ModelRegistry.from_config(args.model_config_file, extra=args.models)
+        for label in args.label:
+            registry.set_label(label)
+    else:
+        registry = ModelRegistry.from_paths(args.models, policy=VersionPolicy.parse(args.version_policy),
+                                            labels=args.label)
     for entry in registry.entries():
         latest = entry.latest()
         say(f"  {entry.name}: versions {', '.join(map(str, sorted(entry.versions)))} ({latest.engine.name} "
@@ -115,6 +122,9 @@ def _split(values: list[str]) -> list[str]:
 
 
 def _check(args: argparse.Namespace) -> None:
+    if not args.models and not args.model_config_file:
+        raise KerasforgeError("nothing to serve", where="kforge serve",
+                              fix="Give run/export folders or base paths, or --model-config-file FILE.")
     if args.max_batch < 1 or args.batch_timeout_ms < 0 or args.max_request_bytes < 1:
         raise KerasforgeError("--max-batch and --max-request-bytes must be positive and --batch-timeout-ms "
                               "not negative", where="kforge serve", fix="e.g. --max-batch 64 --batch-timeout-ms 2.")

@@ -123,6 +123,24 @@ class ModelRegistry:
             registry.set_label(label)
         return registry
 
+    @classmethod
+    def from_config(cls, path: Path, *, extra: list[str] | None = None) -> ModelRegistry:
+        """The models of a model config file (:mod:`.config`), plus ``extra`` paths as :meth:`from_paths`."""
+        from .config import read_model_config
+
+        registry = cls.from_paths(extra or [])
+        for config in read_model_config(path):
+            if is_base_path(config.base_path):
+                entry = open_base(config.base_path, name=config.name, policy=config.policy)
+            else:
+                model = open_model(config.base_path, name=config.name)
+                entry = ModelEntry(name=model.name, versions={model.version: model},
+                                   states={model.version: ("AVAILABLE", "")})
+            registry.add_entry(entry, where=config.base_path)
+            for label, version in config.labels.items():
+                registry.set_label(f"{config.name}:{label}={version}")
+        return registry
+
     def add(self, model: ServedModel) -> None:
         """Register ``model`` under its name (two models cannot share one)."""
         self.add_entry(ModelEntry(name=model.name, versions={model.version: model},
