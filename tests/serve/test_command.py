@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from serve_helpers import free_port
 
 KFORGE = str(Path(sys.executable).parent / "kforge")
@@ -62,6 +63,7 @@ def test_help_does_not_import_the_server():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_kforge_export_base_path_then_serve_it_with_labels(runs, base_path, tmp_path):
     import shutil
 
