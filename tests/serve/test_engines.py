@@ -53,3 +53,15 @@ def test_every_export_folder_serves_in_its_runtime(exports, test_images):
 def test_a_weights_only_export_is_refused_with_a_reason(exports):
     with pytest.raises(KerasforgeError, match="weights-only"):
         open_model(exports / "weights")
+
+
+def test_a_tabular_run_is_served_with_its_training_scaling(runs, tmp_path):
+    """A run's Keras model takes scaled features; its export scales them inside. Both must answer alike."""
+    from kerasforge.export import export_run
+
+    export_run(runs["regression"], ["onnx"], output=tmp_path, examples=32)
+    run = open_model(runs["regression"])
+    export = open_model(tmp_path / "onnx")
+    assert (run.engine.name, export.engine.name) == ("keras", "onnxruntime")
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7], [-2.0, 2.0, 0.0]], dtype="float32")
+    np.testing.assert_allclose(run.engine.predict(x), export.engine.predict(x), atol=1e-4)
