@@ -1,11 +1,14 @@
-"""Serving load test: `kforge serve` (ONNX Runtime + micro-batching) vs a naive per-request Keras server vs
-raw in-process ONNX Runtime calls, all on the same trained Fashion-MNIST CNN, on 127.0.0.1 only.
+"""Serving load test: `kforge serve` (ONNX Runtime + micro-batching) vs a naive per-request Keras server (in
+both its `model.predict` and `model.predict_on_batch` forms) vs raw in-process ONNX Runtime calls, all on
+the same trained Fashion-MNIST CNN, on 127.0.0.1 only.
 
-    .venv/bin/python benchmarks/serve_load.py [--duration 15] [--clients 50] [--max-requests 20000]
+    .venv/bin/python benchmarks/serve_load.py [--duration 15] [--clients 50] [--client all]
 
-Each server runs as its own subprocess; the load generator (N concurrent closed-loop clients on asyncio,
-each sending one 28x28 image per request: a minimal keep-alive HTTP/1.1 client on raw sockets, and httpx)
-runs for a fixed duration and request budget. Prints a table and writes benchmarks/results/serve_load.json.
+Each server runs as its own subprocess; the load generators (N concurrent closed-loop clients, each
+sending one 28x28 image per request) run for a fixed duration and request budget, one after the other:
+the project's own (a minimal keep-alive HTTP/1.1 client on raw asyncio sockets, and httpx) and an
+independent one, Debian's `wrk` (`apt-get install wrk`; C, event loop, HTTP/1.1 keep-alive, a Lua script
+for the POST body). Prints a table and writes benchmarks/results/serve_load.json.
 """
 
 from __future__ import annotations
@@ -30,15 +33,19 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 NAIVE_SERVER = textwrap.dedent('''
-    # A model server as tutorials write it: load the model, call model.predict on every request.
+    # A model server as tutorials write it: load the model, call model.predict on every request
+    # (argv[3] == "predict_on_batch": the same server with that one line changed).
     import sys
     import keras, numpy as np
     from fastapi import FastAPI
     app = FastAPI()
     model = keras.saving.load_model(sys.argv[1])
+    on_batch = len(sys.argv) > 3 and sys.argv[3] == "predict_on_batch"
     @app.post("/v1/models/naive:predict")
     def predict(body: dict):
         x = np.array(body["instances"], dtype="float32").reshape(-1, 28, 28, 1) / 255.0
+        if on_batch:
+            return {"predictions": np.asarray(model.predict_on_batch(x)).tolist()}
         return {"predictions": model.predict(x, verbose=0).tolist()}
     if __name__ == "__main__":
         import uvicorn
@@ -203,6 +210,57 @@ async def load_raw(url: str, bodies: list[bytes], *, clients: int, duration: flo
     return summary(latencies, errors, time.perf_counter() - start)
 
 
+WRK_SCRIPT = '''
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[BODY]==]
+'''
+
+
+def load_wrk(url: str, bodies: list[bytes], *, clients: int, duration: float, max_requests: int,
+             threads: int = 2, script_extra: str = "") -> dict:
+    """Debian's ``wrk`` (an independent load generator in C): ``clients`` connections for ``duration`` s."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (apt-get install -y wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT.replace("BODY", bodies[0].decode()) + script_extra)
+    try:
+        done = subprocess.run([wrk, f"-t{min(threads, clients)}", f"-c{clients}", f"-d{max(1, round(duration))}s",
+                               "--latency", "-s", script.name, url], capture_output=True, text=True,
+                              timeout=duration + 120)
+    finally:
+        os.unlink(script.name)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-1000:]} {done.stderr[-1000:]}")
+    return parse_wrk(done.stdout)
+
+
+def parse_wrk(text: str) -> dict:
+    """Requests, req/s, p50/p99 latency and errors (non-2xx, socket errors) from ``wrk --latency`` output."""
+    import re
+
+    def ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+        return round(float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit], 2)
+
+    found = {k: re.search(p, text) for k, p in {
+        "requests": r"(\d+) requests in ([\d.]+)(\w+)", "rps": r"Requests/sec:\s+([\d.]+)",
+        "p50": r"50%\s+([\d.]+\w+)", "p99": r"99%\s+([\d.]+\w+)", "non2xx": r"Non-2xx or 3xx responses: (\d+)",
+        "socket": r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"}.items()}
+    errors = int(found["non2xx"].group(1)) if found["non2xx"] else 0
+    if found["socket"]:
+        errors += sum(int(g) for g in found["socket"].groups())
+    seconds = float(found["requests"].group(2)) * {"s": 1.0, "ms": 0.001, "m": 60.0}.get(found["requests"].group(3), 1)
+    result = {"requests": int(found["requests"].group(1)), "seconds": round(seconds, 2),
+              "rps": float(found["rps"].group(1)), "p50_ms": ms(found["p50"].group(1)),
+              "p99_ms": ms(found["p99"].group(1)), "errors": errors}
+    extra = re.search(r"^versions: (.*)$", text, re.M)
+    if extra:
+        result["versions"] = json.loads(extra.group(1))
+    return result
+
+
 def summary(latencies: list[float], errors: int, elapsed: float) -> dict:
     ms = np.array(latencies) * 1000
     return {"requests": len(latencies), "seconds": round(elapsed, 2), "rps": round(len(latencies) / elapsed, 1),
@@ -220,16 +278,17 @@ def run_loop(coroutine):
 
 
 def bench_server(name: str, cmd: list[str], port: int, path: str, bodies, args, env) -> dict[str, dict]:
-    """One server, loaded by each client in turn (raw sockets, then httpx); RSS around each load."""
+    """One server, loaded by each client in turn (raw sockets, httpx, wrk); RSS around each load."""
     proc = start(cmd, port, env)
     results = {}
     try:
-        for client, loader in (("raw sockets", load_raw), ("httpx", load)):
-            if args.client not in (client.split()[0], "both"):
+        for client, loader in (("raw sockets", load_raw), ("httpx", load), ("wrk", load_wrk)):
+            if args.client not in (client.split()[0], "all") and not (args.client == "both" and client != "wrk"):
                 continue
             before = rss_mb(proc.pid)
-            result = run_loop(loader(f"http://127.0.0.1:{port}{path}", bodies, clients=args.clients,
-                                        duration=args.duration, max_requests=args.max_requests))
+            url = f"http://127.0.0.1:{port}{path}"
+            options = dict(clients=args.clients, duration=args.duration, max_requests=args.max_requests)
+            result = load_wrk(url, bodies, **options) if client == "wrk" else run_loop(loader(url, bodies, **options))
             result.update(rss_before_mb=round(before, 1), rss_after_mb=round(rss_mb(proc.pid), 1))
             results[f"{name}, {client} client"] = result
             print(f"  {name} ({client}): {result}", flush=True)
@@ -265,8 +324,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of load per variant")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--max-requests", type=int, default=200_000, help="request budget per variant")
-    parser.add_argument("--client", choices=["httpx", "raw", "both"], default="both",
-                        help="load generator: httpx (asyncio), raw asyncio sockets, or both in turn")
+    parser.add_argument("--client", choices=["httpx", "raw", "wrk", "both", "all"], default="all",
+                        help="load generator: httpx (asyncio), raw asyncio sockets, wrk (independent, C), "
+                             "both (raw + httpx) or all three in turn (default)")
     parser.add_argument("--layout", choices=["hw", "hwc"], default="hw",
                         help="each image as 28x28 nested lists (hw, default) or 28x28x1 (hwc, the model's own shape)")
     parser.add_argument("--run", help="an existing run folder with exports/onnx/model.onnx (default: train one)")
@@ -290,10 +350,12 @@ def main() -> None:
             "/v1/models/fashion:predict", bodies, args, env))
         script = work / "naive_server.py"
         script.write_text(NAIVE_SERVER)
-        port = free_port()
-        results.update(bench_server(
-            "naive FastAPI + model.predict per request (keras)", [PYTHON, str(script), str(run / "model.keras"), str(port)], port,
-            "/v1/models/naive:predict", bodies, args, env))
+        for form in ("predict", "predict_on_batch"):
+            port = free_port()
+            results.update(bench_server(
+                f"naive FastAPI + model.{form} per request (keras)",
+                [PYTHON, str(script), str(run / "model.keras"), str(port), form], port,
+                "/v1/models/naive:predict", bodies, args, env))
         results["onnxruntime in-process, one image per call (no HTTP)"] = bench_in_process(
             onnx, images, args.duration, args.max_requests)
     finally:
@@ -308,18 +370,20 @@ def report(results: dict, args: argparse.Namespace) -> None:
     import uvicorn
 
     speedups = {}
-    for client in ("httpx", "raw sockets"):
-        mine = [r for n, r in results.items() if n.startswith("kforge") and n.endswith(f"{client} client")]
-        naive = [r for n, r in results.items() if n.startswith("naive") and n.endswith(f"{client} client")]
-        if mine and naive:
-            speedups[client] = round(mine[0]["rps"] / max(naive[0]["rps"], 1e-9), 2)
+    for client in ("httpx", "raw sockets", "wrk"):
+        for form in ("predict", "predict_on_batch"):
+            mine = [r for n, r in results.items() if n.startswith("kforge") and n.endswith(f"{client} client")]
+            naive = [r for n, r in results.items()
+                     if n.startswith(f"naive FastAPI + model.{form} ") and n.endswith(f"{client} client")]
+            if mine and naive:
+                speedups[f"{client} vs {form}"] = round(mine[0]["rps"] / max(naive[0]["rps"], 1e-9), 2)
     print()
     print("| variant | req/s | p50 ms | p99 ms | errors | RSS before → after MB |")
     print("|---|---:|---:|---:|---:|---|")
     for name, r in results.items():
         print(f"| {name} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} | "
               f"{r['rss_before_mb']} → {r['rss_after_mb']} |")
-    print("\nkforge serve / naive throughput: " + ", ".join(f"{v}x ({k} client)" for k, v in speedups.items()))
+    print("\nkforge serve / naive throughput: " + ", ".join(f"{v}x ({k})" for k, v in speedups.items()))
     out = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.platform(), "cpus": os.cpu_count(),
            "python": platform.python_version(), "versions": {"keras": keras.__version__,
            "onnxruntime": onnxruntime.__version__, "fastapi": fastapi.__version__, "uvicorn": uvicorn.__version__},

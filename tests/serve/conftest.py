@@ -23,6 +23,36 @@ def registry(runs):
 
 
 @pytest.fixture(scope="session")
+def base_path(runs, tmp_path_factory):
+    """A TF Serving base path of the fashion model: version 1 ONNX, version 2 SavedModel (``kforge export``)."""
+    from kerasforge.export import export_run
+
+    base = tmp_path_factory.mktemp("models") / "fashion"
+    export_run(runs["fashion"], ["onnx"], base_path=base, examples=64)
+    export_run(runs["fashion"], ["savedmodel"], base_path=base, examples=64)
+    return base
+
+
+@pytest.fixture(scope="session")
+def tf_registry(runs, base_path):
+    return ModelRegistry.from_paths([str(base_path), str(runs["reviews"]), str(runs["regression"])],
+                                    labels=["fashion:stable=1", "fashion:canary=2"])
+
+
+@pytest.fixture(scope="session")
+def tf_server(tf_registry):
+    """A server as TF Serving would be started on the base path (plus a text and a regression model)."""
+    with running_server(create_app(tf_registry)) as url:
+        yield url
+
+
+@pytest.fixture
+def tf_client(tf_server):
+    with httpx.Client(base_url=tf_server, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
 def server(registry):
     app = create_app(registry, max_request_bytes=MAX_BYTES, limits=Limits(max_instances=100,
                                                                            max_image_pixels=1_000_000))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from serve_helpers import free_port
 
 KFORGE = str(Path(sys.executable).parent / "kforge")
@@ -60,3 +61,42 @@ def test_help_does_not_import_the_server():
             "assert '--max-batch' in out.getvalue()\n"
             "assert 'fastapi' not in sys.modules and 'onnxruntime' not in sys.modules, 'imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_kforge_export_base_path_then_serve_it_with_labels(runs, base_path, tmp_path):
+    import shutil
+
+    base = tmp_path / "fashion"
+    shutil.copytree(base_path / "1", base / "1")
+    result = subprocess.run([KFORGE, "export", str(runs["fashion"]), "--format", "tflite", "--base-path", str(base),
+                             "--examples", "32"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]  # the next free version, nothing hidden left
+    assert subprocess.run([KFORGE, "export", str(runs["fashion"]), "--format", "onnx,tflite", "--base-path",
+                           str(base)], capture_output=True, text=True, timeout=120).returncode == 2
+    port = free_port()
+    proc = subprocess.Popen([KFORGE, "serve", str(base), "--port", str(port), "--label", "stable=1", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "kforge serve did not start"
+            time.sleep(0.3)
+        status = httpx.get(url + "/v1/models/fashion").json()["model_version_status"]
+        assert [s["version"] for s in status] == ["2", "1"]
+        body = {"instances": np.zeros((1, 28, 28)).tolist()}
+        latest = httpx.post(url + "/v1/models/fashion:predict", json=body)
+        stable = httpx.post(url + "/v1/models/fashion/labels/stable:predict", json=body)
+        assert latest.headers["x-kforge-model-version"] == "2" and stable.headers["x-kforge-model-version"] == "1"
+        assert httpx.get(url + "/v1/models/fashion/metadata").json()["kforge"]["engine"] == "litert"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

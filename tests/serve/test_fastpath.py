@@ -11,7 +11,7 @@ from kerasforge.serve.fastpath import PredictFastPath
 from kerasforge.serve.inputs import Limits, dumps
 
 
-def _call(app, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+def _call(app, method: str, path: str, body: bytes = b"", with_headers: bool = False) -> tuple:
     """One request through an ASGI app, in process."""
     sent: list[dict] = []
 
@@ -23,7 +23,8 @@ def _call(app, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
 
     scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
     asyncio.run(app(scope, receive, send))
-    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+    result = sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+    return (*result, dict(sent[0]["headers"])) if with_headers else result
 
 
 class _Recorder:
@@ -54,10 +55,10 @@ def test_predict_is_answered_by_the_engine_and_other_requests_pass_through(regis
     np.testing.assert_allclose(got, model.engine.predict(images[..., None].astype("float32")), atol=1e-6)
 
     for method, path in (("GET", "/v1/models/fashion:predict"), ("POST", "/v1/models/fashion:classify"),
-                         ("GET", "/healthz")):
+                         ("GET", "/healthz"), ("PUT", "/v1/models/fashion")):
         assert _call(app, method, path) == (299, b"behind")
     assert behind.paths == [("GET", "/v1/models/fashion:predict"), ("POST", "/v1/models/fashion:classify"),
-                            ("GET", "/healthz")]
+                            ("GET", "/healthz"), ("PUT", "/v1/models/fashion")]
 
 
 def test_client_errors_get_the_servers_json_error_bodies(registry):
@@ -68,10 +69,11 @@ def test_client_errors_get_the_servers_json_error_bodies(registry):
     cases = {b"": (400, "empty_body"), b"{nope": (400, "invalid_json"), b"[1]": (400, "bad_request"),
              b'{"instances": [[1, 2]]}': (400, "bad_shape"), b'{"instances": [1, 2, 3]}': (413, "too_many_instances")}
     for body, (status, code) in cases.items():
-        got_status, got = _call(app, "POST", "/v1/models/fashion:predict", body)
-        assert (got_status, json.loads(got)["error"]["code"]) == (status, code), body
+        got_status, got, headers = _call(app, "POST", "/v1/models/fashion:predict", body, with_headers=True)
+        assert (got_status, headers[b"x-kforge-error"].decode()) == (status, code), body
+        assert isinstance(json.loads(got)["error"], str)
     status, got = _call(app, "POST", "/v1/models/nosuch:predict", b'{"instances": [1]}')
-    assert status == 404 and "nosuch" in json.loads(got)["error"]["message"]
+    assert status == 404 and json.loads(got)["error"].startswith("Servable not found for request: Latest(nosuch).")
 
 
 def test_dumps_writes_float32_arrays_that_read_back_exactly():

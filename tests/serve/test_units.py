@@ -35,7 +35,8 @@ def test_word_ids_are_padded_at_the_front_and_checked():
 def test_errors_are_4xx_with_a_code():
     with pytest.raises(ServeError) as info:
         parse_json(b"")
-    assert info.value.status == 400 and info.value.body()["error"]["code"] == "empty_body"
+    assert info.value.status == 400 and info.value.code == "empty_body"
+    assert info.value.body() == {"error": "the request body is empty. Send JSON such as {\"instances\": [...]}."}
 
 
 def test_top_k_orders_by_probability():
@@ -112,3 +113,37 @@ def test_registry_lookup_never_touches_the_file_system(runs):
     assert registry.get("fashion").engine.name == "onnxruntime"
     export = open_model(runs["fashion_onnx"] / "exports" / "onnx" / "model.onnx", name="direct")
     assert export.class_names[0] == "T-shirt/top" and export.engine.spec.shape == (28, 28, 1)
+
+
+def test_version_policy_parses_tf_servings_three_kinds():
+    from kerasforge.serve.policy import VersionPolicy
+
+    versions = {1: "a", 2: "b", 5: "c"}
+    assert VersionPolicy.parse("all").keep(versions) == [1, 2, 5]
+    assert VersionPolicy.parse("latest").keep(versions) == [5]
+    assert VersionPolicy.parse("latest:2").keep(versions) == [2, 5]
+    assert VersionPolicy.parse("specific:1,5,9").keep(versions) == [1, 5]
+    for bad in ("newest", "latest:0", "latest:x", "specific:", "all:3"):
+        with pytest.raises(KerasforgeError, match="model_version_policy"):
+            VersionPolicy.parse(bad)
+
+
+def test_labels_must_point_at_loaded_versions(runs):
+    registry = ModelRegistry.from_paths([str(runs["fashion_onnx"])], labels=["stable=1"])
+    assert registry.get("fashion", label="stable").version == 1
+    for bad in ("stable=2", "fashion:1bad=1", "other:stable=1", "stable"):
+        with pytest.raises(KerasforgeError, match="--label"):
+            registry.set_label(bad)
+    with pytest.raises(ServeError) as info:
+        registry.get("fashion", label="canary")
+    assert info.value.status == 404 and "Unrecognized servable version label: canary" in info.value.message
+
+
+def test_b64_values_decode_both_alphabets_and_refuse_garbage():
+    from kerasforge.serve.inputs import b64_bytes
+
+    assert b64_bytes({"b64": "-_8"}, "x") == b"\xfb\xff"  # URL-safe, unpadded
+    assert b64_bytes({"b64": "+/8="}, "x") == b"\xfb\xff"
+    for bad in ({"b64": "%%%"}, {"b64": 5}, {"b64": "aa", "x": 1}, "aa"):
+        with pytest.raises(ServeError):
+            b64_bytes(bad, "x")

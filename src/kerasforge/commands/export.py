@@ -4,6 +4,7 @@ Example:
     $ kforge export runs/fashion_mnist_cnn-20261123-101500 --format onnx --format tflite --quantize float16
     $ kforge export runs/fashion_mnist_cnn-20261123-101500 --format keras,savedmodel,onnx
     $ kforge export runs/fashion_mnist_cnn-20261123-101500 --verify-only
+    $ kforge export runs/fashion_mnist_cnn-20261123-101500 --format savedmodel --base-path models/fashion
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def register(command) -> None:
     p.add_argument("--quantize", choices=["dynamic", "float16"],
                    help="quantize tflite (dynamic or float16) and onnx (dynamic) exports")
     p.add_argument("--output", help="folder for the exports (default: <run>/exports)")
+    p.add_argument("--base-path", metavar="BASE",
+                   help="write the export as the next version BASE/<N>/ (TF Serving's layout; one format)")
     p.add_argument("--examples", type=int, default=256, metavar="N",
                    help="held-out test examples to verify each export on (default 256)")
     p.add_argument("--verify-only", action="store_true",
@@ -48,7 +51,7 @@ def _export(args: argparse.Namespace) -> None:
         raise KerasforgeError("no export format given", where="--format",
                               fix=f"Name one or more: --format {FORMAT_HELP}.")
     results = export_run(args.run, args.formats, quantize=args.quantize, output=args.output,
-                         examples=args.examples)
+                         examples=args.examples, base_path=args.base_path)
     for name, result in results.items():
         print(_line(name, result.path, result.card["size_bytes"], result.verification))
 

@@ -9,10 +9,13 @@ One card sits beside each artifact in ``<run>/exports/<format>[-<quantize>]/``. 
   model.tflite, model.onnx), ``runtime`` (what loads it).
 - ``task`` (multiclass, binary, regression), ``kind`` (image, sequence, text, tabular), ``class_names``
   (in the order of the outputs), ``num_classes``, ``input_shape`` (one RAW example, e.g. [28, 28, 1]).
-- ``input``: {``name``, ``kind``, ``shape`` (batch first, null), ``dtype`` (float32, int32, string),
-  ``description`` (e.g. "raw pixel values 0..255 ...")}: exports take RAW inputs.
-- ``output``: {``name``, ``shape``, ``dtype``, ``meaning``}: class probabilities (softmax) in class_names'
-  order, or for one sigmoid unit the probability of class 1 (shape [null, 1]).
+- ``input``: {``name``, ``tensor``, ``kind``, ``shape`` (batch first, null), ``dtype`` (float32, int32,
+  string), ``description`` (e.g. "raw pixel values 0..255 ..."), ``range`` ([0, 255] for images)}: exports
+  take RAW inputs. ``name`` is the key a client of this artifact uses and ``tensor`` its graph tensor, as
+  read back from the artifact (e.g. SavedModel ``pixels`` / ``serving_default_pixels:0``).
+- ``output``: {``name``, ``tensor``, ``shape``, ``dtype``, ``meaning``}: class probabilities (softmax) in
+  class_names' order, or for one sigmoid unit the probability of class 1 (shape [null, 1]); ``name`` as the
+  artifact calls it (ONNX/SavedModel ``output_0``, LiteRT's signature key, Keras' layer name).
 - ``preprocessing``: what the training did to this kind of input, from data.json (images: ``normalize``,
   ``offset``, ``divisor``, ``pixel_max``, ``image_size``, ``color_mode``; tabular: ``normalize``,
   ``offset``, ``divisor``; sequences: ``maxlen``, ``num_words``) plus ``built_in``: the layers that apply
@@ -65,8 +68,13 @@ def file_entries(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def make_card(run, inference, *, fmt: str, quantize: str | None, artifact: str, runtime: str, folder: Path,
-              verification: dict[str, Any], versions: dict[str, str], notes: list[str]) -> dict[str, Any]:
-    """The card of the export in ``folder`` (its files hashed now)."""
+              verification: dict[str, Any], versions: dict[str, str], notes: list[str],
+              names: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """The card of the export in ``folder`` (its files hashed now).
+
+    ``names``: the artifact's true input/output names and graph tensors (:mod:`.signature`); they replace
+    the inference model's own names, which the artifact may not keep.
+    """
     from .. import __version__
 
     info = run.data_info or {}
@@ -78,7 +86,9 @@ def make_card(run, inference, *, fmt: str, quantize: str | None, artifact: str, 
         "format": fmt, "quantize": quantize, "artifact": artifact, "runtime": runtime,
         "task": info.get("task"), "kind": inference.raw.kind, "class_names": list(info.get("class_names") or []),
         "num_classes": info.get("num_classes"), "input_shape": inference.raw.shape,
-        "input": inference.raw.as_card(), "output": inference.output,
+        "input": {**inference.raw.as_card(), **(names or {}).get("input", {}),
+                  **({"range": [0, 255]} if inference.raw.kind == "image" else {})},
+        "output": {**inference.output, **(names or {}).get("output", {})},
         "preprocessing": {**{k: pre.get(k) for k in PREPROCESSING_KEYS.get(inference.raw.kind, ()) if k in pre},
                           "built_in": inference.built_in},
         "metrics": dict(run.metrics or {}),

@@ -22,10 +22,11 @@ from typing import Any
 
 from ..console import say
 from ..trust import trust_option
-from .card import make_card, write_card
+from .card import make_card, read_card, write_card
 from .errors import ExportError, all_layers, converter_problem
 from .formats import FORMATS, folder_name, parse_formats
 from .session import Session, open_session
+from .signature import artifact_names
 from .verify import DEFAULT_EXAMPLES, check, failure_text
 
 NOTES = {
@@ -53,18 +54,23 @@ class ExportResult:
 
 @trust_option
 def export_run(run_path: str | Path, formats: Iterable[str] | str, *, quantize: str | None = None,
-               output: str | Path | None = None, examples: int = DEFAULT_EXAMPLES) -> dict[str, ExportResult]:
+               output: str | Path | None = None, examples: int = DEFAULT_EXAMPLES,
+               base_path: str | Path | None = None) -> dict[str, ExportResult]:
     """Export the run at ``run_path`` to each of ``formats``; returns ``{folder name: ExportResult}``.
 
     ``formats`` are names of :data:`FORMATS` (``keras``, ``h5``, ``weights``, ``savedmodel``, ``tflite``,
     ``onnx``), comma lists, or ``tflite-float16``-style names; ``quantize`` (``dynamic``/``float16``)
     applies to those named without one. Exports go to ``output`` (default ``<run>/exports``). Every export
     takes RAW inputs and is verified on ``examples`` held-out test examples; if any fails, nothing is
-    written and an :class:`ExportError` names the format and the layer or op at fault.
+    written and an :class:`ExportError` names the format and the layer or op at fault. With ``base_path``
+    (one format), the export becomes the next version ``<base_path>/<N>/`` (TF Serving's layout).
 
     >>> export_run("runs/digits_mlp-20261123-101700", "keras,onnx")   # doctest: +SKIP
     """
     pairs = parse_formats([formats] if isinstance(formats, str) else formats, quantize)
+    if base_path is not None and len(pairs) != 1:
+        raise ExportError(f"--base-path takes one format, got {len(pairs)}", where="--base-path",
+                          fix="Export one format per version, e.g. --format savedmodel --base-path models/NAME.")
     session = open_session(run_path, examples=examples)
     destination = Path(output) if output else Path(run_path) / "exports"
     staging = Path(tempfile.mkdtemp(prefix="kforge-export-"))
@@ -80,6 +86,14 @@ def export_run(run_path: str | Path, formats: Iterable[str] | str, *, quantize: 
                    if "accuracy_export" in v else ""))
         results = {}
         for name, result in built.items():
+            if base_path is not None:
+                from .base_path import write_version
+
+                result.path = write_version(staging / name, Path(base_path))
+                result.card = read_card(result.path)
+                result.artifact = result.path / str(result.card["artifact"])
+                results[name] = result
+                continue
             result.path = _move_into_place(staging / name, destination / name)
             result.artifact = result.path / result.artifact.name
             results[name] = result
@@ -114,7 +128,8 @@ def _export_one(session: Session, fmt: str, quantize: str | None, folder: Path) 
                           fix="Export in float32 (no --quantize), or report the layers of the model as a bug.")
     card = make_card(session.run, session.inference, fmt=fmt, quantize=quantize, artifact=artifact.name,
                      runtime=spec.runtime, folder=folder, verification=figures,
-                     versions={**_versions(impl)}, notes=_notes(fmt, quantize))
+                     versions={**_versions(impl)}, notes=_notes(fmt, quantize),
+                     names=artifact_names(fmt, folder, session.inference.model))
     write_card(folder, card)
     return ExportResult(format=fmt, quantize=quantize, path=folder, artifact=artifact, card=card)
 

@@ -34,10 +34,12 @@ def _save(model, folder: Path, *, fmt: str = "savedmodel", quantize: str | None 
 
 
 def load(folder: Path, rebuild: Callable | None = None, *, fmt: str = "savedmodel") -> Callable[[np.ndarray], np.ndarray]:
-    """Reload ``folder/saved_model`` with TensorFlow; returns ``predict(x)`` through its ``serve`` endpoint."""
+    """Reload ``folder/saved_model`` (or ``folder`` itself: a TF Serving version folder) with TensorFlow;
+    returns ``predict(x)`` through its ``serve`` endpoint."""
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(folder / ARTIFACT))  # kept alive by the closure: it owns the variables
+    target = folder / ARTIFACT if (folder / ARTIFACT).is_dir() else folder
+    loaded = tf.saved_model.load(str(target))  # kept alive by the closure: it owns the variables
 
     def predict(x: np.ndarray) -> np.ndarray:
         tensor = tf.constant(x.astype(str).tolist() if x.dtype == object else x)

@@ -1,10 +1,14 @@
-"""Inference engines: one small interface, one implementation per runtime.
+"""Inference engines: one small interface, one implementation per runtime (the right one per export format).
 
 An engine takes a batch of RAW examples (as :mod:`kerasforge.serve.inputs` decodes them: pixels 0..255
-in natural layout, word ids, strings) and returns class probabilities ``(n, classes)``.
-:class:`OnnxEngine` runs an ONNX export (preprocessing built into the graph) with ONNX Runtime;
-:class:`KerasEngine` runs a Keras model, scaling pixels with the run's own training normalisation
-(:func:`kerasforge.predict._scale`) unless the model is an export that takes raw inputs already.
+in natural layout, word ids, strings) and returns the model's output ``(n, units)`` as the artifact gives
+it (probabilities for kerasforge's exports). ``inputs``/``outputs`` are the artifact's true tensors.
+
+- :class:`OnnxEngine`: ``model.onnx`` with ONNX Runtime.
+- :class:`SavedModelEngine`: a SavedModel's ``serving_default`` signature with TensorFlow (as TF Serving).
+- :class:`TFLiteEngine`: ``model.tflite`` in the LiteRT interpreter.
+- :class:`KerasEngine`: ``.keras``/``.h5`` exports (raw inputs), or a run's trained model, whose pixels
+  are scaled with the run's own training normalisation (:func:`kerasforge.predict._scale`).
 
 Example:
     >>> engine = OnnxEngine("runs/x/exports/onnx/model.onnx", spec)   # doctest: +SKIP
@@ -20,9 +24,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from .inputs import InputSpec
+from .signature import TensorInfo, shape_of
 
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int32)": "int32",
-               "tensor(int64)": "int64", "tensor(uint8)": "uint8", "tensor(string)": "object",
+               "tensor(int64)": "int64", "tensor(uint8)": "uint8", "tensor(string)": "string",
                "tensor(float16)": "float16"}
 
 
@@ -31,14 +36,20 @@ class Engine(Protocol):
 
     name: str
     spec: InputSpec
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities ``(n, classes)`` for a batch of RAW examples."""
+        """The model's first output ``(n, units)`` for a batch of RAW examples."""
         ...
 
     def versions(self) -> dict[str, str]:
         """Versions of the runtime, for the model's metadata."""
         ...
+
+
+def _raw_input(name: str, spec: InputSpec, tensor: str | None = None) -> TensorInfo:
+    return TensorInfo(name, spec.dtype, (None, *spec.shape), tensor or name)
 
 
 class KerasEngine:
@@ -54,19 +65,29 @@ class KerasEngine:
         self.raw_inputs = raw_inputs
         self.logits = logits  # the model emits logits (from_logits: true): softmax/sigmoid applied here
         self._shape, _ = _model_input(model)
+        input_name = getattr((getattr(model, "inputs", None) or [None])[0], "name", None) or "input"
+        self.inputs = [_raw_input(str(input_name), spec)]
+        out = (getattr(model, "outputs", None) or [None])[0]
+        names = list(getattr(model, "output_names", None) or []) or ["output_0"]
+        self.outputs = [TensorInfo(str(names[0]), "float32", shape_of(getattr(out, "shape", (None, None))),
+                                   str(names[0]))]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities for ``x`` (one ``model.predict_on_batch`` call)."""
+        """The output for ``x`` (one ``model.predict_on_batch`` call)."""
         from ..data import fit_features
-        from ..predict import _probabilities, _scale
+        from ..predict import _scale
 
+        pre = self.spec.preprocessing
         if self.spec.kind == "image" and not self.raw_inputs:
-            x = _scale(x.astype("float32"), {"preprocessing": self.spec.preprocessing})
+            x = _scale(x.astype("float32"), {"preprocessing": pre})
+        elif self.spec.kind == "tabular" and not self.raw_inputs and "offset" in pre and "divisor" in pre:
+            # the training's own feature scaling (exports have it inside; a run's model does not)
+            x = (x.astype("float32") - np.asarray(pre["offset"], "float32")) / np.asarray(pre["divisor"], "float32")
         if self._shape:
             x = fit_features(x, self._shape, where="instances")
         n = len(x)
-        out = _probabilities(self.model.predict_on_batch(_pad_to_bucket(x)), logits=self.logits)
-        return out[:n].astype("float32")
+        out = _first(self.model.predict_on_batch(_pad_to_bucket(x)))[:n]
+        return _activate(out) if self.logits else out
 
     def versions(self) -> dict[str, str]:
         import keras
@@ -75,7 +96,7 @@ class KerasEngine:
 
 
 class OnnxEngine:
-    """An ONNX model run by ONNX Runtime on the CPU (input: RAW examples, output: probabilities)."""
+    """An ONNX model run by ONNX Runtime on the CPU (input: RAW examples)."""
 
     name = "onnxruntime"
 
@@ -96,24 +117,140 @@ class OnnxEngine:
         first = self.session.get_inputs()[0]
         self._input = first.name
         self._dtype = _ORT_DTYPES.get(first.type, "float32")
-        self._shape = tuple(d if isinstance(d, int) else None for d in first.shape[1:])
+        self._shape = shape_of(first.shape)[1:]
         self._output = self.session.get_outputs()[0].name
+        self.inputs = [TensorInfo(t.name, _ORT_DTYPES.get(t.type, "float32"), shape_of(t.shape), t.name)
+                       for t in self.session.get_inputs()]
+        self.outputs = [TensorInfo(t.name, _ORT_DTYPES.get(t.type, "float32"), shape_of(t.shape), t.name)
+                        for t in self.session.get_outputs()]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities for ``x`` (one ``session.run`` call)."""
+        """The output for ``x`` (one ``session.run`` call)."""
         from ..data import fit_features
-        from ..predict import _probabilities
 
-        if self._shape and tuple(x.shape[1:]) != self._shape:
+        if self._shape and None not in self._shape and tuple(x.shape[1:]) != self._shape:
             x = fit_features(x, self._shape, where="instances")
-        x = np.ascontiguousarray(x, dtype=self._dtype)
-        out = self.session.run([self._output], {self._input: x})[0]
-        return _probabilities(out).astype("float32")
+        x = np.ascontiguousarray(x, dtype=object if self._dtype == "string" else self._dtype)
+        return self.session.run([self._output], {self._input: x})[0]
 
     def versions(self) -> dict[str, str]:
         import onnxruntime
 
         return {"onnxruntime": onnxruntime.__version__}
+
+
+class SavedModelEngine:
+    """A SavedModel's ``serving_default`` signature, run by TensorFlow as TF Serving runs it."""
+
+    name = "tensorflow"
+
+    def __init__(self, path: str | Path, spec: InputSpec) -> None:
+        import tensorflow as tf
+
+        self.path = Path(path)
+        self.spec = spec
+        self._loaded = tf.saved_model.load(str(self.path))  # owns the variables: kept alive here
+        self._fn = self._loaded.signatures["serving_default"]
+        tensors = _saved_model_tensor_names(self.path)
+        specs = self._fn.structured_input_signature[1]
+        self.inputs = [TensorInfo(k, _tf_dtype(v.dtype), shape_of(v.shape.as_list()), tensors.get(("in", k), k))
+                       for k, v in sorted(specs.items())]
+        self.outputs = [TensorInfo(k, _tf_dtype(v.dtype), shape_of(v.shape.as_list()), tensors.get(("out", k), k))
+                        for k, v in sorted(self._fn.structured_outputs.items())]
+        self._input, self._output = self.inputs[0].name, self.outputs[0].name
+        self._tf = tf
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The output for ``x`` (one call of the ``serving_default`` signature)."""
+        tf = self._tf
+        value = tf.constant(x.astype(str).tolist()) if x.dtype == object else tf.constant(
+            x, dtype=tf.as_dtype(self.inputs[0].dtype if self.inputs[0].dtype != "string" else "string"))
+        return self._fn(**{self._input: value})[self._output].numpy()
+
+    def versions(self) -> dict[str, str]:
+        return {"tensorflow": self._tf.__version__}
+
+
+class TFLiteEngine:
+    """A ``model.tflite`` in the LiteRT interpreter (one batch at a time, resized to the batch)."""
+
+    name = "litert"
+
+    def __init__(self, path: str | Path, spec: InputSpec) -> None:
+        from ..export.tflite import interpreter
+
+        self.path = Path(path)
+        self.spec = spec
+        self.runner = interpreter(self.path)
+        self.runner.allocate_tensors()
+        (self._in,), self._outs = self.runner.get_input_details(), self.runner.get_output_details()
+        signature = (self.runner.get_signature_list() or {}).get("serving_default") or {}
+        in_names = signature.get("inputs") or [self._in["name"]]
+        out_names = signature.get("outputs") or [d["name"] for d in self._outs]
+        self._out = self._outs[0]
+        self.inputs = [TensorInfo(in_names[0], np.dtype(self._in["dtype"]).name,
+                                  (None, *shape_of(self._in["shape_signature"])[1:]), self._in["name"])]
+        self.outputs = [TensorInfo(name, np.dtype(d["dtype"]).name, (None, *shape_of(d["shape_signature"])[1:]),
+                                   d["name"]) for name, d in zip(out_names, self._outs, strict=False)]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The output for ``x`` (the interpreter resized to this batch)."""
+        runner = self.runner
+        if tuple(runner.get_input_details()[0]["shape"]) != x.shape:
+            runner.resize_tensor_input(self._in["index"], list(x.shape), strict=False)
+            runner.allocate_tensors()
+        runner.set_tensor(self._in["index"], np.ascontiguousarray(x, dtype=self._in["dtype"]))
+        runner.invoke()
+        return np.array(runner.get_tensor(self._out["index"]))
+
+    def versions(self) -> dict[str, str]:
+        """From the installed packages' metadata: importing TensorFlow here would block the server."""
+        from importlib import metadata
+
+        found = {}
+        for package in ("ai-edge-litert", "tensorflow-cpu", "tensorflow"):
+            try:
+                found[package] = metadata.version(package)
+            except metadata.PackageNotFoundError:
+                continue
+        return found
+
+
+def _activate(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis (sigmoid for one unit): a ``from_logits`` model's output made
+    probabilities once, as its exports do; the shape is kept."""
+    z = np.asarray(logits, dtype="float64")
+    if z.shape[-1] == 1:
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype("float32")
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype("float32")
+
+
+def _first(raw: Any) -> np.ndarray:
+    if isinstance(raw, dict):
+        raw = next(iter(raw.values()))
+    if isinstance(raw, list | tuple):
+        raw = raw[0]
+    return np.asarray(raw)
+
+
+def _tf_dtype(dtype: Any) -> str:
+    name = getattr(dtype, "name", str(dtype))
+    return "string" if name == "string" else name
+
+
+def _saved_model_tensor_names(path: Path) -> dict[tuple[str, str], str]:
+    """``{("in"|"out", key): graph tensor name}`` of ``serving_default``, read from ``saved_model.pb``."""
+    try:
+        from tensorflow.core.protobuf import saved_model_pb2
+
+        proto = saved_model_pb2.SavedModel()
+        proto.ParseFromString((path / "saved_model.pb").read_bytes())
+        signature = proto.meta_graphs[0].signature_def["serving_default"]
+    except Exception:  # names are informative only: the keys still work
+        return {}
+    return {**{("in", k): v.name for k, v in signature.inputs.items()},
+            **{("out", k): v.name for k, v in signature.outputs.items()}}
 
 
 def _pad_to_bucket(x: np.ndarray) -> np.ndarray:

@@ -1,9 +1,13 @@
-"""HTTP errors the client can fix: a status, a short code and a message saying what was expected.
+"""HTTP errors the client can fix, answered as TF Serving answers them: ``{"error": "<message>"}``.
+
+The message says what was wrong, where and how to fix it; kforge's short error code travels beside it
+in the ``X-Kforge-Error`` header, so the body stays exactly TF Serving's (clients read ``body["error"]``
+as a string).
 
 Example:
     >>> err = ServeError(400, "bad_shape", "each instance must be shaped [28, 28, 1]", where="instances[3]")
-    >>> err.body()["error"]["code"]
-    'bad_shape'
+    >>> err.body()
+    {'error': 'instances[3]: each instance must be shaped [28, 28, 1].'}
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from typing import Any
 
 from ..errors import KerasforgeError
 
+CODE_HEADER = b"x-kforge-error"
+
 
 class ServeError(KerasforgeError):
-    """A request the client can fix; answered as ``{"error": {"code", "message"}}`` with a 4xx status."""
+    """A request the client can fix; answered as ``{"error": message}`` with a 4xx status."""
 
     kind = "serve error"
 
@@ -28,11 +34,15 @@ class ServeError(KerasforgeError):
         """The JSON body of the error response."""
         return error_body(self.code, self.message)
 
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The response headers naming kforge's error code."""
+        return [(CODE_HEADER, self.code.encode("latin-1"))]
+
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    """``{"error": {"code": code, "message": message}}``.
+    """``{"error": message}`` (TF Serving's error body; ``code`` goes into the ``X-Kforge-Error`` header).
 
     >>> error_body("not_found", "no route /x")
-    {'error': {'code': 'not_found', 'message': 'no route /x'}}
+    {'error': 'no route /x'}
     """
-    return {"error": {"code": code, "message": message}}
+    return {"error": message}

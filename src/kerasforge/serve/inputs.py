@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
 import math
@@ -102,41 +104,39 @@ def parse_json(body: bytes) -> Any:
                          fix='Send JSON such as {"instances": [...]}.') from None
 
 
-def instances_of(payload: Any) -> tuple[list, str]:
-    """The list of instances in a TF-Serving body and its format ("instances" or "inputs")."""
-    if not isinstance(payload, dict):
-        raise ServeError(400, "bad_request", "the body must be a JSON object",
-                         fix='Send {"instances": [...]} (row format) or {"inputs": [...]} (columnar format).')
-    keys = [k for k in ("instances", "inputs") if k in payload]
-    if len(keys) != 1:
-        raise ServeError(400, "bad_request", "the body must have exactly one of 'instances' or 'inputs'",
-                         where="body", fix='Send {"instances": [example, ...]}.')
-    key = keys[0]
-    value = payload[key]
-    if key == "inputs" and isinstance(value, dict):  # columnar with named inputs: one input here
-        if len(value) != 1:
-            raise ServeError(400, "bad_request", "this model has one input, so 'inputs' may name only one",
-                             where="inputs", fix='Send {"inputs": [example, ...]}.')
-        value = next(iter(value.values()))
-    if not isinstance(value, list):
-        raise ServeError(400, "bad_request", f"'{key}' must be a list of examples", where=key,
-                         fix=f'Send {{"{key}": [example, ...]}}.')
-    return value, key
-
-
 def instances_array(payload: Any, spec: InputSpec, limits: Limits = Limits()) -> np.ndarray:
-    """The batch of RAW examples in a TF-Serving request body, validated against ``spec``."""
-    items, key = instances_of(payload)
+    """The batch of RAW examples in a TF-Serving predict body (one input, row or columnar form).
+
+    >>> instances_array({"inputs": [[1.0, 2.0]]}, InputSpec("tabular", (2,), "float32")).shape
+    (1, 2)
+    """
+    from .tfserving import predict_items
+
+    items, key = predict_items(payload, (), where_unnamed=True)
+    return batch_array(items, spec, limits, where=key)
+
+
+def batch_array(items: Any, spec: InputSpec, limits: Limits, *, where: str) -> np.ndarray:
+    """A list of examples (checked for count) -> one validated array."""
+    if not isinstance(items, list):
+        raise ServeError(400, "bad_request", f"'{where}' must be a list of examples", where=where,
+                         fix=f'Send {{"{where}": [example, ...]}}.')
     if not items:
-        raise ServeError(400, "empty_instances", f"'{key}' is empty", where=key, fix="Send at least one example.")
+        raise ServeError(400, "empty_instances", f"'{where}' is empty", where=where, fix="Send at least one example.")
     if len(items) > limits.max_instances:
         raise ServeError(413, "too_many_instances", f"{len(items)} examples in one request; at most "
-                         f"{limits.max_instances} are allowed", where=key, fix="Split the request.")
-    return examples_array(items, spec, where=key)
+                         f"{limits.max_instances} are allowed", where=where, fix="Split the request.")
+    return examples_array(items, spec, where=where, limits=limits)
 
 
-def examples_array(items: list, spec: InputSpec, *, where: str) -> np.ndarray:
-    """A list of RAW examples -> one array shaped ``(n, *spec.shape)``."""
+def examples_array(items: list, spec: InputSpec, *, where: str, limits: Limits = Limits()) -> np.ndarray:
+    """A list of RAW examples -> one array shaped ``(n, *spec.shape)``.
+
+    An example may be ``{"b64": "..."}`` (TF Serving's binary value): encoded image bytes (PNG, JPEG...)
+    for an image model, UTF-8 text for a text model.
+    """
+    if spec.dtype != "string" and any(isinstance(item, dict) for item in items):
+        return _binary_images(items, spec, where, limits)
     if spec.dtype == "string":
         return _strings(items, where)
     if spec.dtype == "int32":
@@ -149,6 +149,12 @@ def _strings(items: list, where: str) -> np.ndarray:
     for i, item in enumerate(items):
         if isinstance(item, list) and len(item) == 1:
             item = item[0]
+        if isinstance(item, dict):
+            try:
+                item = b64_bytes(item, f"{where}[{i}]").decode("utf-8")
+            except UnicodeDecodeError:
+                raise ServeError(400, "bad_dtype", f"{where}[{i}] is not UTF-8 text", where=f"{where}[{i}]",
+                                 fix="Send the text as a JSON string.") from None
         if not isinstance(item, str):
             raise ServeError(400, "bad_dtype", f"{where}[{i}] must be a string (this is a text model)",
                              where=f"{where}[{i}]", fix='Send {"instances": ["a review ...", ...]}.')
@@ -182,15 +188,64 @@ def _numbers(items: list, spec: InputSpec, where: str) -> np.ndarray:
         raise ServeError(400, "bad_dtype", f"'{where}' must hold numbers only, in arrays of one shape: {expected}",
                          where=where, fix="Send plain JSON numbers (no strings, booleans, nulls or ragged lists).")
     x = _fit_shape(x, spec, where, expected)
-    x = x.astype("float32")
-    if not np.isfinite(x).all():
-        raise ServeError(400, "not_finite", f"'{where}' holds NaN or infinite values (or numbers beyond float32)",
-                         where=where, fix="Send finite numbers.")
+    with np.errstate(over="ignore"):
+        x = x.astype("float32")
+    # NaN and +-Infinity are valid DT_FLOAT values in TF Serving's JSON; only a pixel cannot be one.
+    if spec.kind == "image" and not np.isfinite(x).all():
+        raise ServeError(400, "not_finite", f"'{where}' holds NaN or infinite values (or numbers beyond float32), "
+                         f"which are no pixel values; expected raw {expected}", where=where,
+                         fix="Send the image's pixel values as they are (0..255).")
     if spec.kind == "image" and (x.min() < 0 or x.max() > 255):
         raise ServeError(400, "out_of_range", f"'{where}' holds values outside 0..255; expected raw {expected}",
                          where=where, fix="Send the image's pixel values as they are (0..255); the server "
                                           "scales them as the model was trained.")
     return x
+
+
+def _binary_images(items: list, spec: InputSpec, where: str, limits: Limits) -> np.ndarray:
+    if spec.kind != "image":
+        raise ServeError(400, "bad_dtype", f"'{where}' holds objects, but this {spec.kind} model takes numbers",
+                         where=where, fix='Send plain JSON numbers; {"b64": ...} is for image bytes and text.')
+    return np.concatenate([image_array(b64_bytes(item, f"{where}[{i}]"), spec, limits, where=f"{where}[{i}]")
+                           if isinstance(item, dict) else _numbers([item], spec, f"{where}[{i}]")
+                           for i, item in enumerate(items)])
+
+
+def b64_bytes(value: Any, where: str) -> bytes:
+    """The bytes of TF Serving's binary value ``{"b64": "<base64>"}``.
+
+    >>> b64_bytes({"b64": "aGk="}, "instances[0]")
+    b'hi'
+    """
+    if not (isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)):
+        raise ServeError(400, "bad_dtype", f"{where} must be a value, a list or a binary value {{\"b64\": ...}}",
+                         where=where, fix='Encode bytes as {"b64": "<base64 string>"}.')
+    text = value["b64"].strip().replace("-", "+").replace("_", "/")  # the URL-safe alphabet too
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ServeError(400, "bad_base64", f"the 'b64' value of {where} is not valid base64", where=where,
+                         fix="Encode the bytes with base64 (e.g. base64.b64encode(data).decode()).") from None
+
+
+def contract_warning(x: np.ndarray, spec: InputSpec) -> str | None:
+    """A warning when an image model that takes raw 0..255 pixels gets values that all lie in [0, 1].
+
+    Such a request is almost always pixels scaled by the client (``x / 255.0``, as many TF tutorials
+    do) and would get a confident, wrong answer. Whole-number 0/1 images (blank or binary) pass.
+
+    >>> contract_warning(np.array([[0.0, 0.5, 1.0]]), InputSpec("image", (3,), "float32")) is not None
+    True
+    >>> contract_warning(np.array([[0.0, 128.0, 255.0]]), InputSpec("image", (3,), "float32")) is None
+    True
+    """
+    if spec.kind != "image" or spec.dtype != "float32" or not x.size:
+        return None
+    if float(x.max()) > 1.0 or float(x.min()) < 0.0 or not bool((x != np.round(x)).any()):
+        return None
+    return ("every value is within [0, 1], but this model takes raw pixel values 0..255 (it scales them "
+            "itself): the client probably divided by 255 already, and the predictions are likely wrong; "
+            "send the pixels as they are")
 
 
 def _fit_shape(x: np.ndarray, spec: InputSpec, where: str, expected: str) -> np.ndarray:
@@ -210,7 +265,7 @@ def _same(got: tuple, want: tuple) -> bool:
 # ---------------------------------------------------------------------------------------------------
 # images and text
 # ---------------------------------------------------------------------------------------------------
-def image_array(data: bytes, spec: InputSpec, limits: Limits = Limits()) -> np.ndarray:
+def image_array(data: bytes, spec: InputSpec, limits: Limits = Limits(), *, where: str = "file") -> np.ndarray:
     """An uploaded image file -> one RAW example ``(1, H, W, C)``, resized to the model's size.
 
     The pixel count is read from the header and capped *before* the image is decoded (a small PNG can
@@ -220,10 +275,10 @@ def image_array(data: bytes, spec: InputSpec, limits: Limits = Limits()) -> np.n
 
     if spec.kind != "image" or len(spec.shape) not in (2, 3) or None in spec.shape:
         raise ServeError(400, "not_an_image_model", f"this model does not take images (its input is "
-                         f"{spec.kind} shaped {list(spec.shape)})", where="file",
+                         f"{spec.kind} shaped {list(spec.shape)})", where=where,
                          fix="Send JSON instances to :predict, or text to :classify.")
     if not data:
-        raise ServeError(400, "empty_body", "the uploaded file is empty", where="file", fix="Upload a PNG or JPEG.")
+        raise ServeError(400, "empty_body", "the uploaded file is empty", where=where, fix="Upload a PNG or JPEG.")
     height, width = spec.shape[0], spec.shape[1]
     channels = spec.shape[2] if len(spec.shape) == 3 else 1
     mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(channels, "RGB")
@@ -235,18 +290,18 @@ def image_array(data: bytes, spec: InputSpec, limits: Limits = Limits()) -> np.n
                 if pixels > limits.max_image_pixels:
                     raise ServeError(413, "image_too_large", f"the image is {image.size[0]}x{image.size[1]} "
                                      f"({pixels} pixels); at most {limits.max_image_pixels} pixels are "
-                                     "accepted", where="file", fix="Send a smaller image.")
+                                     "accepted", where=where, fix="Send a smaller image.")
                 image.draft(mode, (width, height))  # JPEG: decode at a reduced size when possible
                 x = np.asarray(image.convert(mode).resize((width, height)), dtype="float32")
     except ServeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # PIL's own cap, met in open()
         raise ServeError(413, "image_too_large", f"the image has more pixels than the {limits.max_image_pixels} "
-                         "accepted (PIL refused it as a possible decompression bomb)", where="file",
+                         "accepted (PIL refused it as a possible decompression bomb)", where=where,
                          fix="Send a smaller image.") from None
     except Exception as exc:  # PIL raises many types for broken files; all mean "not a readable image"
         raise ServeError(400, "not_an_image", f"the upload is not a readable image ({type(exc).__name__})",
-                         where="file", fix="Upload a PNG, JPEG, GIF, BMP or WebP image.") from None
+                         where=where, fix="Upload a PNG, JPEG, GIF, BMP or WebP image.") from None
     return x.reshape((1, *spec.shape))
 
 
