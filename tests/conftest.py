@@ -16,6 +16,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KFORGE_WAIT", "1")  # `kforge train` makes its report before returning (no stray processes)
 
 
+def _pin_in_process_backend() -> None:
+    """Keras picks its backend once per process. Tests that train in-process would otherwise get whichever
+    backend the first of them happened to choose (JAX for a dense recipe, TensorFlow for a convnet), so the
+    suite's own process imports Keras on TensorFlow up front; the `kforge` processes tests start still
+    choose for themselves (the variable is not left set for them)."""
+    if "KERAS_BACKEND" in os.environ:
+        return
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    try:
+        import keras  # noqa: F401
+    finally:
+        del os.environ["KERAS_BACKEND"]
+
+
+_pin_in_process_backend()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real datasets that sits beside the repository (skip when it is absent)."""
