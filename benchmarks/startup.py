@@ -84,12 +84,15 @@ def timed(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
 def import_times(repeats: int, env: dict[str, str], log: Path) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for label, code in IMPORTS.items():
-        probe = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
-        values = []
+        probe = ("import time; t = time.perf_counter(); c = time.process_time(); "
+                 f"{code}; print(time.perf_counter() - t, time.process_time() - c)")
+        values, cpu = [], []
         for _ in range(repeats):
             done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-            values.append(float(done.stdout.strip().splitlines()[-1]))
-        out[label] = {"median_s": statistics.median(values), "runs_s": values}
+            wall, used = done.stdout.strip().splitlines()[-1].split()
+            values.append(float(wall))
+            cpu.append(float(used))
+        out[label] = {"median_s": statistics.median(values), "cpu_median_s": statistics.median(cpu), "runs_s": values}
     for label, args in (("kforge --help", ["--help"]), ("kforge check fashion_mnist_mlp", ["check", "fashion_mnist_mlp"]),
                         ("kforge check fashion_mnist_cnn", ["check", "fashion_mnist_cnn"])):
         runs = [timed([*KFORGE, *args], env, log) for _ in range(repeats)]

@@ -77,7 +77,7 @@ def test_a_run_killed_in_its_first_epoch_is_listed_interrupted_then_restarted_in
     listing = capsys.readouterr().out
     assert run_dir.name in listing and "interrupted" in listing and "running" not in listing
 
-    again = run(["train", str(recipe), "--output", str(out), "--no-track"], tmp_path)
+    again = run(["train", str(recipe), "--output", str(out), "--no-track", "--wait"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"restarting {run_dir} from its first epoch" in words(again.stderr)
     assert [p.name for p in out.iterdir() if p.is_dir()] == [run_dir.name]
