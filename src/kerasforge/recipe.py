@@ -140,11 +140,11 @@ class DataSpec(Section):
         "auto", description="label encoding; 'auto' matches the loss")
     stratify: bool = True
     # images
-    image_size: tuple[PositiveInt, PositiveInt] | None = None
+    image_size: tuple[Annotated[int, Field(gt=0, le=8192)], Annotated[int, Field(gt=0, le=8192)]] | None = None
     color_mode: Literal["grayscale", "rgb", "rgba"] | None = None
     # sequences and text
-    num_words: PositiveInt = 10_000
-    maxlen: PositiveInt = 200
+    num_words: Annotated[int, Field(gt=0, le=10_000_000)] = 10_000
+    maxlen: Annotated[int, Field(gt=0, le=1_000_000)] = 200
     # tabular
     target: str | None = None
     views: dict[str, list[str] | str] | None = Field(
