@@ -456,6 +456,14 @@ class TrainSpec(Section):
             for key in ("optimizer", "loss"):
                 if isinstance(data.get(key), str):
                     data[key] = {"type": data[key]}
+            if isinstance(data.get("loss"), dict) and "type" in data["loss"]:  # one loss, not one per output
+                try:
+                    data["loss"] = LossSpec.model_validate(data["loss"])
+                except ValidationError as exc:
+                    err = exc.errors(include_url=False)[0]
+                    key = (err.get("ctx") or {}).get("key")
+                    raise PydanticCustomError(err["type"] if key else "bad_loss", "{msg}",
+                                              {"msg": err["msg"], "key": f"loss.{key}" if key else "loss"}) from None
             for key in ("metrics", "callbacks"):
                 if isinstance(data.get(key), list):
                     data[key] = [_objects_named(m) for m in data[key]]
@@ -660,7 +668,7 @@ class Recipe(Section):
 
     name: str = "recipe"
     description: str | None = None
-    seed: int = 42
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42
     backend: Literal["auto", "tensorflow", "jax", "torch"] = "auto"
     data: DataSpec
     model: ModelSpec
@@ -840,6 +848,7 @@ _FIXES = {
     "bool_number": "Write a number.",
     "not_finite": "Write a finite number.",
     "word_number": "Write it in digits, e.g. 10 or 1e-3.",
+    "word_bool": "Write true or false.",
     "missing": "Add it.",
     "int_parsing": "Write a whole number.",
     "int_type": "Write a whole number.",
@@ -852,7 +861,7 @@ _FIXES = {
 }
 
 
-_NUMBER_ERRORS = ("bool_number", "not_finite", "word_number")  # raised by recipe_strict, naming their key
+_NUMBER_ERRORS = ("bool_number", "not_finite", "word_number", "word_bool")  # raised by recipe_strict, naming their key
 
 
 def recipe_error_from(exc: ValidationError, data: Any, where: str | None = None) -> RecipeError:
