@@ -25,6 +25,12 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     if recipe.data.path:  # a FIFO, a device or a socket is refused before anything reads it
         resolve_data_path(recipe.data.path)
     check_output_dir(Path(recipe.output.dir), recipe.name)
+    if recipe.evaluate.split == "validation" and recipe.train.validation_split == 0:
+        from .errors import RecipeError
+
+        raise RecipeError("there is no validation split to evaluate on (train.validation_split is 0)",
+                          where="evaluate.split", fix="Set train.validation_split above 0, or evaluate on the "
+                          "test split.")
     from .code_backend import requested_backend
 
     # Names resolve the same on every backend, and Keras on JAX imports in half TensorFlow's time:

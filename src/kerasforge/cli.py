@@ -149,6 +149,9 @@ def _check(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from .predict import predict
 
+    if args.top < 1:
+        raise KerasforgeError(f"--top must be at least 1, got {args.top}", where="--top",
+                              fix="e.g. --top 3 for the three most likely classes.")
     for row in predict(args.model, args.files, top_k=args.top):
         shown = ", ".join(f"{name} {prob:.3f}" for name, prob in row["top"])
         print(f"{row['file']}: {shown}")

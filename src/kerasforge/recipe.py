@@ -140,11 +140,11 @@ class DataSpec(Section):
         "auto", description="label encoding; 'auto' matches the loss")
     stratify: bool = True
     # images
-    image_size: tuple[PositiveInt, PositiveInt] | None = None
+    image_size: tuple[Annotated[int, Field(gt=0, le=8192)], Annotated[int, Field(gt=0, le=8192)]] | None = None
     color_mode: Literal["grayscale", "rgb", "rgba"] | None = None
     # sequences and text
-    num_words: PositiveInt = 10_000
-    maxlen: PositiveInt = 200
+    num_words: Annotated[int, Field(gt=0, le=10_000_000)] = 10_000
+    maxlen: Annotated[int, Field(gt=0, le=1_000_000)] = 200
     # tabular
     target: str | None = None
     views: dict[str, list[str] | str] | None = Field(
@@ -456,6 +456,14 @@ class TrainSpec(Section):
             for key in ("optimizer", "loss"):
                 if isinstance(data.get(key), str):
                     data[key] = {"type": data[key]}
+            if isinstance(data.get("loss"), dict) and "type" in data["loss"]:  # one loss, not one per output
+                try:
+                    data["loss"] = LossSpec.model_validate(data["loss"])
+                except ValidationError as exc:
+                    err = exc.errors(include_url=False)[0]
+                    key = (err.get("ctx") or {}).get("key")
+                    raise PydanticCustomError(err["type"] if key else "bad_loss", "{msg}",
+                                              {"msg": err["msg"], "key": f"loss.{key}" if key else "loss"}) from None
             for key in ("metrics", "callbacks"):
                 if isinstance(data.get(key), list):
                     data[key] = [_objects_named(m) for m in data[key]]
@@ -668,7 +676,7 @@ class Recipe(Section):
 
     name: str = "recipe"
     description: str | None = None
-    seed: int = 42
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42
     backend: Literal["auto", "tensorflow", "jax", "torch"] = "auto"
     data: DataSpec
     model: ModelSpec
@@ -849,6 +857,7 @@ _FIXES = {
     "bool_number": "Write a number.",
     "not_finite": "Write a finite number.",
     "word_number": "Write it in digits, e.g. 10 or 1e-3.",
+    "word_bool": "Write true or false.",
     "missing": "Add it.",
     "int_parsing": "Write a whole number.",
     "int_type": "Write a whole number.",
@@ -861,7 +870,7 @@ _FIXES = {
 }
 
 
-_NUMBER_ERRORS = ("bool_number", "not_finite", "word_number")  # raised by recipe_strict, naming their key
+_NUMBER_ERRORS = ("bool_number", "not_finite", "word_number", "word_bool")  # raised by recipe_strict, naming their key
 
 
 def recipe_error_from(exc: ValidationError, data: Any, where: str | None = None) -> RecipeError:

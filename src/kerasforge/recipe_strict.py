@@ -39,6 +39,13 @@ INT_KWARGS = frozenset({
 })
 
 
+BOOL_KWARGS = frozenset({
+    "from_logits", "use_bias", "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+    "center", "scale", "nesterov", "amsgrad", "restore_best_weights", "save_best_only", "save_weights_only",
+    "sparse", "ragged", "use_ema", "multi_label", "sparse_y_true", "sparse_y_pred", "training",
+})
+
+
 def _accepts_bool(annotation: Any) -> bool:
     if annotation is bool or annotation is Any or annotation is object:
         return True
@@ -127,6 +134,9 @@ def _kwarg(key: str, value: Any, depth: int) -> Any:
             raise PydanticCustomError("bool_number", "'{key}' must be a number, not {value}",
                                       {"key": key, "value": str(value).lower()})
         return value
+    if key in BOOL_KWARGS and not isinstance(value, bool) and value is not None:
+        raise PydanticCustomError("word_bool", "'{key}' must be true or false, got {value}",
+                                  {"key": key, "value": repr(value)})
     if isinstance(value, float) and key in INT_KWARGS and value.is_integer():
         return int(value)  # `units: 1e2` reads as the float 100.0; Keras wants the int
     if isinstance(value, float) and not math.isfinite(value):

@@ -419,3 +419,30 @@ def test_malformed_arrays_in_a_dataset_file(capsys, train, tmp_path, arrays, exp
 @pytest.mark.parametrize("port", ["99999", "-1", "65536"])
 def test_serve_port_out_of_range(capsys, tmp_path, port):
     assert_clear_error(capsys, ["serve", str(tmp_path), "--port", port], "--port", port, "65535")
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"data.image_size": [100000, 100000]}, ["data.image_size", "8192"]),
+    ({"data.maxlen": 10 ** 12}, ["data.maxlen"]),
+    ({"data.num_words": 10 ** 12}, ["data.num_words"]),
+])
+def test_absurd_data_sizes(capsys, tmp_path, changes, expected):
+    assert_clear_error(capsys, ["check", str(recipe_file(tmp_path, changes))], *expected)
+
+
+@pytest.mark.parametrize("top", ["0", "-3"])
+def test_predict_top_must_be_positive(capsys, tmp_path, top):
+    assert_clear_error(capsys, ["predict", str(tmp_path), "x.png", "--top", top], "--top")
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"seed": -1}, ["seed"]),
+    ({"seed": 10 ** 20}, ["seed"]),
+    ({"train.loss": {"type": "sparse_categorical_crossentropy", "from_logits": "maybe"}},
+     ["train.loss.from_logits", "true or false"]),
+    ({"model.layers": ["Flatten", {"type": "Dense", "units": 10, "use_bias": "no way"}]},
+     ["model.layers[1].use_bias", "true or false"]),
+    ({"evaluate": {"split": "validation"}, "train.validation_split": 0}, ["evaluate.split", "validation"]),
+])
+def test_values_checked_before_training(capsys, tmp_path, train, changes, expected):
+    assert_clear_error(capsys, ["check", str(recipe_file(tmp_path, changes))], *expected)
