@@ -73,7 +73,7 @@ def _read_input(file: Path, model, data_info: dict) -> np.ndarray:
         x = np.load(file, allow_pickle=False)
         if x.dtype == np.uint8:
             x = _scale(x.astype("float32"), data_info)
-        natural = tuple(data_info.get("model_input_shape") or shape)
+        natural = tuple(data_info.get("model_input_shape") or data_info.get("input_shape") or shape)
         if x.ndim == len(natural) or x.shape == natural:
             x = x[None, ...]
         return fit_features(x.astype("float32"), shape, where=str(file)) if shape else x
