@@ -119,3 +119,17 @@ def test_fine_tune_unfreezes_only_the_last_layers_at_its_epoch():
     assert tune.done and model.optimizer.learning_rate.numpy() == pytest.approx(1e-2)
     assert not np.allclose(last.get_weights()[0], before[1])        # phase 2: the last layers learn
     np.testing.assert_array_equal(first.get_weights()[0], before[0])  # the early layers stay
+
+
+def test_custom_train_step_reports_no_gradient_norm_for_evaluation(tmp_path):
+    """Evaluation takes no gradient: val_grad_norm/test_grad_norm were a meaningless 0."""
+    import kerasforge
+
+    run = kerasforge.train({"name": "clipped", "seed": 1, "data": {"dataset": "digits", "subset": 200},
+                            "model": {"ref": "kerasforge.models.zoo.custom:ClippedClassifier",
+                                      "kwargs": {"hidden": [16]}},
+                            "train": {"epochs": 2, "validation_split": 0.2}},
+                           output_dir=tmp_path, show_summary=False, report=False)
+    assert run.history["grad_norm"] and all(g > 0 for g in run.history["grad_norm"])
+    assert "val_accuracy" in run.history and "val_grad_norm" not in run.history
+    assert "test_accuracy" in run.metrics and "test_grad_norm" not in run.metrics

@@ -133,6 +133,12 @@ class ClippedClassifier(keras.Model):
             new_metric_vars += list(own)
         return logs, (trainable, non_trainable, optimizer_vars, new_metric_vars)
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Evaluation's logs (Keras' test_step on every backend): no ``grad_norm`` — evaluation takes no
+        gradient, so a ``val_grad_norm``/``test_grad_norm`` would only be a meaningless 0."""
+        logs = super().compute_metrics(x, y, y_pred, sample_weight)
+        return {name: value for name, value in logs.items() if name != self.grad_norm.name}
+
     def get_config(self) -> dict:
         return {**super().get_config(), "num_classes": self.num_classes, "hidden": self.hidden,
                 "dropout": self.dropout, "clip_norm": self.clip_norm}
