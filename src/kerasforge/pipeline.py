@@ -51,6 +51,7 @@ class Prepared:
     encodings: dict[str, str]
     class_weight: dict[int, float] | None
     timings: dict[str, float] = field(default_factory=dict)
+    data_plan: Any = None  # kerasforge.data.memory.DataPlan: in memory or streamed, and why
 
 
 def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = None,
@@ -143,7 +144,8 @@ def prepare(recipe: Recipe) -> Prepared:
     from .training.fastpath import choose_precision, is_convolutional, outputs_in_float32, precision_scope
 
     start = time.perf_counter()
-    dataset = load_dataset(recipe.data, seed=recipe.seed)
+    dataset = load_dataset(recipe.data, seed=recipe.seed, compact=True,
+                           validation_split=0.0 if recipe.data.imbalance else recipe.train.validation_split)
     dataset = split_validation(dataset, recipe.train.validation_split, seed=recipe.seed,
                                stratify=recipe.data.stratify)
     for note in dataset.notes:
@@ -162,11 +164,17 @@ def prepare(recipe: Recipe) -> Prepared:
                             input_dtype=input_dtype(dataset.kind))
     outputs_in_float32(model, policy)
     check_outputs(model, dataset.num_classes, dataset.task)
+    def fit_to_model(model, dataset) -> dict[str, Any]:
+        shape = model_input_shape(model)
+        raw_x = {"train": dataset.x_train, "validation": dataset.x_val, "test": dataset.x_test}
+        return {split: value if value is None or shape is None
+                else fit_features(value, shape, where=f"data ({split} features)") for split, value in raw_x.items()}
+
+    from .data.placement import place_data
+
+    model, x, data_plan = place_data(recipe, dataset, model, fit_to_model)  # images scaled in the model
+    say(f"  {data_plan.describe()}")
     input_shape = model_input_shape(model)
-    raw_x = {"train": dataset.x_train, "validation": dataset.x_val, "test": dataset.x_test}
-    x = {split: value if value is None or input_shape is None
-         else fit_features(value, input_shape, where=f"data ({split} features)")
-         for split, value in raw_x.items()}
     adapt_preprocessing(model, x["train"])
     losses = compile_model(model, recipe.train, task=dataset.task,
                            default_loss=default_loss(dataset.task, dataset.num_classes))
@@ -186,7 +194,8 @@ def prepare(recipe: Recipe) -> Prepared:
                              fix="Remove it, or weight the outputs' losses with train.loss_weights.")
         weights = class_weights(dataset.y_train, recipe.train.class_weight, dataset.num_classes)
     return Prepared(dataset=dataset, model=model, input_shape=input_shape, x=x, y=y, encodings=encodings,
-                    class_weight=weights, timings={"data_s": data_s, "build_s": time.perf_counter() - start})
+                    class_weight=weights, timings={"data_s": data_s, "build_s": time.perf_counter() - start},
+                    data_plan=data_plan)
 
 
 def model_input_shape(model) -> tuple | dict[str, tuple] | None:
@@ -210,7 +219,12 @@ def adapt_preprocessing(model, x) -> None:
         return
     layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
     for position, layer in enumerate(layers):
-        if not hasattr(layer, "adapt"):
+        if not hasattr(layer, "adapt") and not layer.name.startswith("kforge_input_scaling"):
+            break
+        if not hasattr(layer, "adapt"):  # the model's own pixel scaling: adapt what follows to its output
+            if position + 1 < len(layers) and hasattr(layers[position + 1], "adapt"):
+                x = layer(x)
+                continue
             break
         layer.adapt(x)
         if position + 1 < len(layers) and hasattr(layers[position + 1], "adapt"):
@@ -273,7 +287,10 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     callbacks = [timer, *callbacks, guard, *extra_callbacks, history_recorder(run_dir / "history.json", history),
                  resume_checkpointer(run_dir / "checkpoints", history)]
     x, y = prepared.x, prepared.y
-    plan = plan_fast_path(recipe.train, x=x["train"], y=y["train"], callbacks=callbacks,
+    streamed = prepared.data_plan is not None and prepared.data_plan.stream
+    if prepared.data_plan is not None:
+        update_run_info(run_dir, data_path=prepared.data_plan.as_dict())
+    plan = plan_fast_path(recipe.train, x=object() if streamed else x["train"], y=y["train"], callbacks=callbacks,
                           extra_data=(x["validation"], y["validation"], x["test"], y["test"]),
                           precision=getattr(getattr(prepared.model, "dtype_policy", None), "name", "float32"))
     apply_fast_path(prepared.model, plan)
@@ -284,6 +301,10 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
 
     # Keras' own fit, or the scanned loop with the same arguments (plus the seed of its epoch order)
     fit_arrays = functools.partial(trainer.fit, seed=recipe.seed) if trainer else prepared.model.fit
+    if streamed:  # batches read from the decoded cache by Grain, a seeded permutation per epoch
+        from .data.stream import fit_streamed
+
+        fit_arrays = functools.partial(fit_streamed, prepared.model, seed=recipe.seed)
 
     def fit_once(batch_size: int) -> None:
         first = max(initial_epoch, len(history.get("epoch", [])))  # after an OOM retry: the epochs done

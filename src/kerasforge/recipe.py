@@ -147,6 +147,9 @@ class DataSpec(Section):
     test_split: float = Field(0.2, ge=0.0, lt=1.0)
     imbalance: ImbalanceSpec | None = Field(
         None, description="make one class rare in the training split: {class: 3, fraction: 0.05}")
+    stream: Literal["auto"] | bool = Field(
+        "auto", description="stream batches from the decoded cache (true), keep the data in memory (false), or "
+                            "decide by the memory pre-flight (auto)")
 
     @model_validator(mode="after")
     def _check_requirements(self) -> DataSpec:
