@@ -12,8 +12,7 @@ every use the files' sizes and a sample of block checksums are verified (all blo
 A file that cannot be decoded stops the build with a :class:`~kerasforge.errors.DataError` naming it
 (and counting the others): nothing is cached and nothing is skipped silently.
 
-``$KFORGE_CACHE_DIR`` moves the cache (default ``$XDG_CACHE_HOME/kerasforge/data``, i.e.
-``~/.cache/kerasforge/data``).
+``$KFORGE_CACHE_DIR`` moves the cache (to ``$KFORGE_CACHE_DIR/data``; default ``~/.cache/kerasforge/data``).
 
 Example:
     >>> entry = cached_images({"train": [(Path("a/cat/1.jpg"), 0)]}, (32, 32), "rgb", source="a")  # doctest: +SKIP
@@ -49,17 +48,15 @@ Progress = Callable[[int, int], None]  # (files done, files in all)
 
 
 def cache_root() -> Path:
-    """Where cache entries live: ``$KFORGE_CACHE_DIR``, else ``$XDG_CACHE_HOME/kerasforge/data``.
+    """Where cache entries live: ``$KFORGE_CACHE_DIR/data``, else ``~/.cache/kerasforge/data`` (beside
+    the archives' ``extracted/``, see :mod:`kerasforge.data.archives`).
 
     >>> os.environ["KFORGE_CACHE_DIR"] = "/tmp/kf"; str(cache_root())
-    '/tmp/kf'
+    '/tmp/kf/data'
     >>> del os.environ["KFORGE_CACHE_DIR"]
     """
-    explicit = os.environ.get("KFORGE_CACHE_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
-    return Path(base) / "kerasforge" / "data"
+    base = os.environ.get("KFORGE_CACHE_DIR", "").strip()
+    return (Path(base).expanduser() if base else Path.home() / ".cache" / "kerasforge") / "data"
 
 
 @dataclass
