@@ -110,7 +110,10 @@ def test_corrupt_image_named_and_nothing_cached(tmp_path: Path, cache_dir: Path)
     assert not [p for p in cache_dir.iterdir() if p.name.startswith(".building")]
 
 
-def test_parallel_build_matches_serial(tmp_path: Path, cache_dir: Path) -> None:
+def test_parallel_build_matches_serial(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kerasforge.data.cache as cache
+
+    monkeypatch.setattr(cache, "PARALLEL_FROM", 10)
     folder = make_folder(tmp_path / "imgs", per_class=40)
     items = {"train": [(p, 0) for p in sorted((folder / "red").iterdir())]
              + [(p, 1) for p in sorted((folder / "blue").iterdir())]}

@@ -42,7 +42,7 @@ CACHE_VERSION = 1
 BLOCK = 1 << 20  # checksum block: 1 MiB
 FULL_CHECK_BYTES = 256 << 20  # entries up to this size are fully verified on each use
 SAMPLED_BLOCKS = 64
-PARALLEL_FROM = 64  # fewer files than this are decoded in this process
+PARALLEL_FROM = 1000  # fewer files than this are decoded in this process (starting workers costs seconds)
 Items = list[tuple[Path, int]]
 Progress = Callable[[int, int], None]  # (files done, files in all)
 

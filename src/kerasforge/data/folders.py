@@ -173,7 +173,7 @@ def load_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray
 
 def load_image_folder(path: str | Path, image_size: tuple[int, int] | None, color_mode: str | None,
                       test_split: float, picker: Picker, *, validation_split: float = 0.0,
-                      stratify: bool = True, progress=None) -> Loaded:
+                      stratify: bool = True, progress=None, rebuild: bool = False) -> Loaded:
     """``image_folder``: images (N, H, W, C) uint8 and class ids per split, memory-mapped from the decoded
     cache (:mod:`kerasforge.data.cache`; decoded once, on all cores). ``validation_split`` carves the
     validation split from training before decoding (as :func:`~kerasforge.data.split.split_validation`
@@ -195,7 +195,7 @@ def load_image_folder(path: str | Path, image_size: tuple[int, int] | None, colo
         picker.notes.append(f"held out {len(carved)} of {len(items)} training examples for validation"
                             f" (validation_split={validation_split:g})")
     entry = cached_images(chosen, size, mode, source=str(folder), class_names=layout.class_names,  # type: ignore[arg-type]
-                          progress=progress)
+                          progress=progress, rebuild=rebuild)
     ds = _dataset("image_folder", entry.arrays, layout, path, folder)
     ds.notes += entry.notes
     ds.cache = {"path": str(entry.path), "reused": not entry.built, "bytes": entry.nbytes,
