@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_pipeline_stream import colour_folder, recipe
 
 from kerasforge.cli import main
-
-from test_pipeline_stream import colour_folder, recipe
 
 
 def test_kforge_data_builds_then_reuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
