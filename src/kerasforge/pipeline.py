@@ -353,8 +353,16 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
         raise TrainError(f"there is no {split} split to evaluate on", where="evaluate.split",
                          fix="Set train.validation_split above 0, or evaluate on the test split.")
     start = time.perf_counter()
-    metrics = evaluate_model(prepared.model, x_eval, y_eval,
-                             batch_size=recipe.evaluate.batch_size or recipe.train.batch_size, prefix=split)
+    eval_batch = recipe.evaluate.batch_size or recipe.train.batch_size
+    if prepared.data_plan is not None and prepared.data_plan.stream:  # batches read from the cache, in order
+        from .data.stream import quiet_unknown_length, streamed_batches
+
+        with quiet_unknown_length():
+            metrics = evaluate_model(prepared.model, streamed_batches(x_eval, y_eval, eval_batch), None,
+                                     prefix=split, examples=len(prepared.dataset.y_test if split == "test"
+                                                                else prepared.dataset.y_val))
+    else:
+        metrics = evaluate_model(prepared.model, x_eval, y_eval, batch_size=eval_batch, prefix=split)
     prepared.timings["evaluate_s"] = time.perf_counter() - start
     write_json_atomic(run_dir / "metrics.json", metrics)
     formats = list(recipe.output.formats) + (["weights"] if recipe.model.kind == "python" else [])

@@ -38,10 +38,13 @@ def image_statistics(x: np.ndarray, how: str, pixel_max: float | None) -> tuple[
         return [0.0], [float(pixel_max or (255.0 if x.dtype == np.uint8 else 1.0))]
     if how != "standardize":
         return [0.0], [1.0]
-    channels = x.shape[-1]
+    from .stream import RowReader
+
+    channels, reader = x.shape[-1], RowReader(x)
     total, sums, squares = 0, np.zeros(channels), np.zeros(channels)
     for start in range(0, len(x), _CHUNK):
-        chunk = np.asarray(x[start:start + _CHUNK], np.float64).reshape(-1, channels)
+        rows = np.arange(start, min(start + _CHUNK, len(x)))
+        chunk = np.asarray(reader.read(rows), np.float64).reshape(-1, channels)
         total += len(chunk)
         sums += chunk.sum(axis=0)
         squares += np.square(chunk).sum(axis=0)

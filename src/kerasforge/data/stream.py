@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Any
@@ -62,10 +63,16 @@ class RowReader:
             self._fd = os.open(name, os.O_RDONLY)
             if hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_RANDOM)
+        index = np.asarray(index, np.int64)
         out = np.empty((len(index), *self.x.shape[1:]), self.x.dtype)
         view = out.reshape(len(index), -1).view(np.uint8)
-        for j, i in enumerate(index):
-            view[j] = np.frombuffer(os.pread(self._fd, row, start + int(i) * row), np.uint8)
+        if not len(index):
+            return out
+        breaks = np.flatnonzero(np.diff(index) != 1) + 1  # runs of consecutive rows: one read each
+        for first, stop in zip(np.r_[0, breaks], np.r_[breaks, len(index)], strict=True):
+            count = int(stop - first)
+            data = os.pread(self._fd, row * count, start + int(index[first]) * row)
+            view[first:stop] = np.frombuffer(data, np.uint8).reshape(count, -1)
         return out
 
 
@@ -128,6 +135,22 @@ def grain_dataset(source: EpochBatches, *, threads: int = THREADS, prefetch: int
         grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch))
 
 
+@contextlib.contextmanager
+def quiet_unknown_length():
+    """Silence the warnings Keras gives at the end of each pass over a dataset of unknown length."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ran out of data.*")
+        warnings.filterwarnings("ignore", message=".*grain dataset is expected.*")
+        yield
+
+
+def streamed_batches(x: Any, y: Any, batch_size: int):
+    """``x``/``y`` in order, as a Grain dataset of batches (for ``evaluate``/``predict`` in bounded memory)."""
+    return grain_dataset(EpochBatches(x, y, batch_size))
+
+
 def class_sample_weights(y: np.ndarray, class_weight: dict[int, float] | None) -> np.ndarray | None:
     """Per-example weights from Keras' ``class_weight`` (sparse ids or one-hot labels)."""
     if not class_weight:
@@ -162,10 +185,6 @@ def fit_streamed(model: Any, x: Any, y: Any, *, validation_data: tuple | None, e
     val = None
     if validation_data is not None and validation_data[0] is not None:
         val = grain_dataset(EpochBatches(validation_data[0], validation_data[1], batch_size))
-    import warnings
-
-    with warnings.catch_warnings():  # Keras warns at the end of every epoch of a dataset of unknown length
-        warnings.filterwarnings("ignore", message=".*ran out of data.*")
-        warnings.filterwarnings("ignore", message=".*grain dataset is expected.*")
+    with quiet_unknown_length():
         return model.fit(grain_dataset(train), validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
                          callbacks=[epoch_setter(train), *callbacks], verbose=verbose, shuffle=False)
