@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -84,6 +85,31 @@ def run_child(recipe: dict, group: Path | None, env: dict) -> dict:
     return json.loads(line[6:])
 
 
+def side_by_side(name: str, out: str, workdir: Path) -> None:
+    """The in-memory fast path against streaming on the same recipe, model and data, one after the other."""
+    from kerasforge.recipe import load_recipe
+
+    rows = {}
+    for stream in (False, True):
+        recipe = load_recipe(name, ["train.epochs=2", f"data.stream={str(stream).lower()}",
+                                    f"output.dir={workdir / 'runs'}"]).to_dict()
+        rows["stream" if stream else "in_memory"] = run_child(recipe, None, {**os.environ, "KFORGE_NO_TRACK": "1"})
+    print(f"{'path':>10} {'steady epoch s':>15} {'first epoch s':>14} {'test acc':>9} {'peak RSS MiB':>13}")
+    for path, r in rows.items():
+        if "error" in r:
+            print(f"{path:>10} {r['error']}")
+            continue
+        t = r["timings"]
+        print(f"{path:>10} {t['steady_epoch_s']:>15.2f} {t['first_epoch_s']:>14.2f} "
+              f"{r['metrics']['test_accuracy']:>9.4f} {r['peak_rss_mib']:>13.0f}")
+    if all("error" not in r for r in rows.values()):
+        ratio = rows["stream"]["timings"]["steady_epoch_s"] / rows["in_memory"]["timings"]["steady_epoch_s"]
+        print(f"streaming / in memory, steady epoch: {ratio:.2f}x")
+        rows["ratio_steady_epoch"] = ratio
+    Path(out).write_text(json.dumps({"machine": "shared 2-core machine", "date": time.strftime("%Y-%m-%d"),
+                                     "recipe": name, "rows": rows}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, nargs="+", default=[10000])
@@ -91,7 +117,11 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/kforge-data-scale")
     parser.add_argument("--json", default="benchmarks/data_scale.json")
     parser.add_argument("--generate-only", action="store_true", help="only write the JPEG folders")
+    parser.add_argument("--side-by-side", metavar="RECIPE", help="instead: RECIPE (e.g. fashion_mnist_cnn) for 2 "
+                        "epochs with data.stream false, then true; compares the steady epoch times")
     args = parser.parse_args()
+    if args.side_by_side:
+        return side_by_side(args.side_by_side, args.json, Path(args.workdir))
     if args.generate_only:
         for n in args.images:
             print(f"{n} images generated in {generate(Path(args.workdir) / f'images-{n}', n):.0f} s")
@@ -104,7 +134,9 @@ def main() -> None:
     for n in args.images:
         folder = Path(args.workdir) / f"images-{n}"
         gen_s = generate(folder, n)
-        env = {**os.environ, "KFORGE_CACHE_DIR": str(Path(args.workdir) / f"cache-{n}"), "KFORGE_NO_TRACK": "1"}
+        cache = Path(args.workdir) / f"cache-{n}"
+        shutil.rmtree(cache, ignore_errors=True)  # the first run decodes, the second reuses
+        env = {**os.environ, "KFORGE_CACHE_DIR": str(cache), "KFORGE_NO_TRACK": "1"}
         recipe = {"name": f"data_scale_{n}", "seed": 1,
                   "data": {"dataset": "image_folder", "path": str(folder), "image_size": [160, 160], "stream": True},
                   "model": {"layers": [

@@ -55,7 +55,9 @@ def test_streaming_matches_in_memory(env: Path, tmp_path: Path) -> None:
     data = json.loads((streamed.path / "data.json").read_text())
     assert data["preprocessing"]["in_model"]["normalize"] == "standardize"
     assert data["preprocessing"]["divisor"] == [1.0, 1.0, 1.0]
-    pred = kerasforge.predict(streamed.path, [env / "red" / "0.jpg", env / "blue" / "3.jpg"])
+    from kerasforge.predict import predict
+
+    pred = predict(streamed.path, [env / "red" / "0.jpg", env / "blue" / "3.jpg"])
     assert [p["top"][0][0] for p in pred] == ["red", "blue"]
 
 

@@ -59,7 +59,7 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
           show_summary: bool = True, callbacks: list | None = None, tracking_uri: str | None = None,
           track: bool = True, report: bool = True, devices: str | int | None = None,
           num_processes: int | None = None, process_id: int | None = None,
-          coordinator: str | None = None) -> Run:
+          coordinator: str | None = None, data: Any = None) -> Run:
     """Train, evaluate and save the model a recipe describes; returns the finished :class:`Run`.
 
     ``recipe`` is a YAML path, a built-in recipe name, a mapping or a :class:`Recipe`. An interrupted
@@ -74,11 +74,18 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     the run folder and the others return a :class:`Run` whose ``path`` is ``None`` (see
     :mod:`kerasforge.distribute` and ``docs/multi-node.md``).
 
+    ``data`` brings your own data instead of the recipe's ``data.dataset``: numpy ``(x, y)``, a dict of
+    splits, or a ``tf.data``/Grain dataset (see :mod:`kerasforge.data.python_data`); a recipe without a
+    ``data:`` section is then fine.
+
     >>> run = train("fashion_mnist_cnn", overrides=["train.epochs=1"])   # doctest: +SKIP
     >>> run = train("digits_mlp", devices="all")                         # doctest: +SKIP
+    >>> run = train({"model": {"layers": [...]}}, data=(x, y))           # doctest: +SKIP
     """
     if isinstance(recipe, str | Path):
         add_to_path(resolve_recipe_path(recipe).parent.resolve())  # `module:Name` next to the recipe
+    if data is not None and isinstance(recipe, dict) and "data" not in recipe:
+        recipe = {**recipe, "data": {"dataset": "python"}}
     recipe = load_recipe(recipe, overrides)
     spec = DistributionSpec(devices, num_processes, process_id, coordinator)
     spec = spec.resolved() if spec.active else None  # argument errors before the slow imports
@@ -89,7 +96,7 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     say(f"[bold]kerasforge[/bold] {recipe.name}: loading {recipe.data.dataset} (backend: {backend})")
     if dist:
         say(f"  {dist.describe()}")
-    prepared = prepare(recipe)
+    prepared = prepare(recipe, data=data)
     fit_recipe = shard_for_process(recipe, prepared, dist) if dist else recipe
     if dist and not dist.is_chief:  # a worker: trains its share, writes nothing
         return _train_worker(fit_recipe, prepared, dist, list(callbacks or []))
@@ -127,7 +134,7 @@ def _train_worker(recipe: Recipe, prepared: Prepared, dist: DistributionInfo, ca
 # ---------------------------------------------------------------------------------------------------
 # data and model
 # ---------------------------------------------------------------------------------------------------
-def prepare(recipe: Recipe) -> Prepared:
+def prepare(recipe: Recipe, data: Any = None) -> Prepared:
     """Load and split the data, build and compile the model, and fit features and labels to it."""
     from .data import (
         class_weights,
@@ -144,7 +151,13 @@ def prepare(recipe: Recipe) -> Prepared:
     from .training.fastpath import choose_precision, is_convolutional, outputs_in_float32, precision_scope
 
     start = time.perf_counter()
-    dataset = load_dataset(recipe.data, seed=recipe.seed, compact=True,
+    loaded = None
+    if data is not None:  # kerasforge.train(..., data=...): the user's own arrays or dataset
+        from .data.python_data import read_python_data
+
+        loaded = read_python_data(data, test_split=recipe.data.test_split, seed=recipe.seed,
+                                  stratify=recipe.data.stratify)
+    dataset = load_dataset(recipe.data, seed=recipe.seed, compact=True, loaded=loaded,
                            validation_split=0.0 if recipe.data.imbalance else recipe.train.validation_split)
     dataset = split_validation(dataset, recipe.train.validation_split, seed=recipe.seed,
                                stratify=recipe.data.stratify)

@@ -41,7 +41,8 @@ from pydantic_core import PydanticCustomError
 
 from .errors import RecipeError, did_you_mean
 
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits", "image_folder", "text_folder", "csv")
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits", "image_folder", "text_folder", "csv",
+            "python")  # python: given to kerasforge.train(..., data=...)
 KERAS_CALLBACKS = (
     "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TensorBoard",
     "LearningRateScheduler", "BackupAndRestore", "TerminateOnNaN", "LambdaCallback", "RemoteMonitor",

@@ -41,6 +41,12 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
         loaded = load_text_folder(spec.path, spec.test_split, picker)  # type: ignore[arg-type]
     elif spec.dataset == "csv":
         loaded = load_csv(spec.path, spec.target, spec.test_split, picker)  # type: ignore[arg-type]
+    elif spec.dataset == "python":
+        from ..errors import DataError
+
+        raise DataError("dataset 'python' means the data is given in Python, and none was", where="data.dataset",
+                        fix="Call kerasforge.train(recipe, data=(x, y)) (or a dict of splits, or a tf.data / Grain "
+                            "dataset), or name a dataset in the recipe.")
     else:  # pragma: no cover - the recipe schema allows nothing else
         raise ValueError(f"unknown dataset {spec.dataset!r}")
     ds = loaded.dataset
@@ -78,7 +84,7 @@ def load_raw(spec: DataSpec, seed: int = 42, *, validation_split: float = 0.0) -
 
 
 def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
-                 validation_split: float = 0.0) -> Dataset:
+                 validation_split: float = 0.0, loaded: Loaded | None = None) -> Dataset:
     """Load and prepare the dataset a recipe's ``data:`` section describes.
 
     Features come in their natural layout (images (N, H, W, C) float32, IMDB (N, maxlen) int32,
@@ -91,9 +97,13 @@ def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
 
     ``compact=True`` keeps images as stored (uint8) and leaves their normalisation pending for the model
     (see :mod:`kerasforge.data.scaling`); ``validation_split`` lets sources that decode to a cache (image
-    folders) carve the validation split before decoding, so it is cached like the others.
+    folders) carve the validation split before decoding, so it is cached like the others. ``loaded``:
+    data already read (``kerasforge.train(..., data=...)``), prepared like a source's.
     """
-    loaded = load_raw(spec, seed, validation_split=validation_split)
+    if loaded is None:
+        loaded = load_raw(spec, seed, validation_split=validation_split)
+    elif loaded.dataset.kind == "image":
+        prepare_images(loaded.dataset, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)  # type: ignore[arg-type]
     ds = loaded.dataset
     if spec.imbalance:
         make_rare(ds, class_id=spec.imbalance.class_id, fraction=spec.imbalance.fraction, seed=seed)
