@@ -72,3 +72,44 @@ def test_preflight_refuses_with_numbers(env: Path, tmp_path: Path) -> None:
     assert "does not fit in memory" in proc.stderr + proc.stdout
     assert "0 MiB is available ($KFORGE_MEMORY_BUDGET)" in " ".join((proc.stderr + proc.stdout).split())
     assert "Traceback" not in proc.stderr
+
+
+def test_killed_streaming_run_resumes_with_the_same_order(env: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+
+    import kerasforge
+    from kerasforge.data.stream import EpochBatches
+
+    seen: dict[str, dict[tuple[int, int], list[int]]] = {}
+    current = {"run": ""}
+    real = EpochBatches.__getitem__
+
+    def recording(self, i):  # a spy on the real source: which labels each batch of each epoch holds
+        batch = real(self, i)
+        if self.shuffle:
+            seen.setdefault(current["run"], {})[(self.epoch, i)] = np.asarray(batch[1]).tolist()
+        return batch
+
+    monkeypatch.setattr(EpochBatches, "__getitem__", recording)
+
+    class KillAtSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    spec = recipe(env, tmp_path / "runs-a", True)
+    spec["train"]["epochs"] = 2
+    current["run"] = "whole"
+    whole = kerasforge.train(spec, show_summary=False, report=False)
+    spec["output"]["dir"] = str(tmp_path / "runs-b")
+    current["run"] = "killed"
+    with pytest.raises(KeyboardInterrupt):
+        kerasforge.train(spec, show_summary=False, report=False, callbacks=[KillAtSecondEpoch()])
+    current["run"] = "resumed"
+    resumed = kerasforge.train(spec, show_summary=False, report=False)
+    assert resumed.info["epochs_done"] == whole.info["epochs_done"] == 2 and len(resumed.history["loss"]) == 2
+    second = {k: v for k, v in seen["whole"].items() if k[0] == 1}
+    assert second and second == {k: v for k, v in seen["resumed"].items() if k[0] == 1}
+    assert {k: v for k, v in seen["whole"].items() if k[0] == 0} == seen["killed"]
+    assert not any(k[0] == 0 for k in seen["resumed"])  # the finished epoch is not trained again

@@ -46,3 +46,11 @@ def test_batches_cover_the_epoch_through_grain(tmp_path: Path) -> None:
     first_batch = sorted(src[0][0][:, 0].tolist())
     src.epoch = 1
     assert sorted(src[0][0][:, 0].tolist()) != first_batch
+
+
+def test_each_process_streams_its_shard(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.arange(40, dtype=np.uint8).reshape(40, 1))
+    x = np.load(tmp_path / "x.npy", mmap_mode="r")
+    rows = [sorted(v for b in range(len(s)) for v in s[b][0][:, 0].tolist())
+            for s in (EpochBatches(x, np.zeros(40), 4, seed=2, shuffle=True, shard=(p, 2)) for p in range(2))]
+    assert len(rows[0]) == len(rows[1]) == 20 and sorted(rows[0] + rows[1]) == list(range(40))

@@ -182,6 +182,10 @@ def fit_streamed(model: Any, x: Any, y: Any, *, validation_data: tuple | None, e
     train = EpochBatches(x, y, batch_size, seed=seed, shuffle=shuffle, shard=shard,
                          sample_weight=class_sample_weights(y, class_weight) if not isinstance(y, dict) else None)
     train.epoch = initial_epoch
+    from ..console import say
+
+    say(f"  streaming {len(train.order(initial_epoch))} of {train.n} training examples per epoch on this process "
+        f"(shard {shard[0] + 1} of {shard[1]}), {len(train)} batches of {batch_size}, seed {seed}")
     val = None
     if validation_data is not None and validation_data[0] is not None:
         val = grain_dataset(EpochBatches(validation_data[0], validation_data[1], batch_size))
