@@ -85,29 +85,37 @@ def run_child(recipe: dict, group: Path | None, env: dict) -> dict:
     return json.loads(line[6:])
 
 
-def side_by_side(name: str, out: str, workdir: Path) -> None:
-    """The in-memory fast path against streaming on the same recipe, model and data, one after the other."""
+def side_by_side(name: str, out: str, workdir: Path, rounds: int = 2) -> None:
+    """The in-memory fast path against streaming on the same recipe, model and data, alternated ``rounds``
+    times (so a busy machine weighs on both alike); the median steady epoch of each is compared."""
+    import statistics
+
     from kerasforge.recipe import load_recipe
 
-    rows = {}
-    for stream in (False, True):
-        recipe = load_recipe(name, ["train.epochs=2", f"data.stream={str(stream).lower()}",
-                                    f"output.dir={workdir / 'runs'}"]).to_dict()
-        rows["stream" if stream else "in_memory"] = run_child(recipe, None, {**os.environ, "KFORGE_NO_TRACK": "1"})
-    print(f"{'path':>10} {'steady epoch s':>15} {'first epoch s':>14} {'test acc':>9} {'peak RSS MiB':>13}")
-    for path, r in rows.items():
-        if "error" in r:
-            print(f"{path:>10} {r['error']}")
+    runs: dict[str, list[dict]] = {"in_memory": [], "stream": []}
+    for _ in range(rounds):
+        for stream in (False, True):
+            recipe = load_recipe(name, ["train.epochs=2", f"data.stream={str(stream).lower()}",
+                                        f"output.dir={workdir / 'runs'}"]).to_dict()
+            runs["stream" if stream else "in_memory"].append(
+                run_child(recipe, None, {**os.environ, "KFORGE_NO_TRACK": "1"}))
+    print(f"{'path':>10} {'steady epoch s (each run)':>28} {'median':>7} {'test acc':>9} {'peak RSS MiB':>13}")
+    summary = {}
+    for path, results in runs.items():
+        ok = [r for r in results if "error" not in r]
+        if not ok:
+            print(f"{path:>10} {results[0]['error']}")
             continue
-        t = r["timings"]
-        print(f"{path:>10} {t['steady_epoch_s']:>15.2f} {t['first_epoch_s']:>14.2f} "
-              f"{r['metrics']['test_accuracy']:>9.4f} {r['peak_rss_mib']:>13.0f}")
-    if all("error" not in r for r in rows.values()):
-        ratio = rows["stream"]["timings"]["steady_epoch_s"] / rows["in_memory"]["timings"]["steady_epoch_s"]
-        print(f"streaming / in memory, steady epoch: {ratio:.2f}x")
-        rows["ratio_steady_epoch"] = ratio
+        steady = [r["timings"]["steady_epoch_s"] for r in ok]
+        summary[path] = statistics.median(steady)
+        print(f"{path:>10} {', '.join(f'{v:.2f}' for v in steady):>28} {summary[path]:>7.2f} "
+              f"{ok[0]['metrics']['test_accuracy']:>9.4f} {max(r['peak_rss_mib'] for r in ok):>13.0f}")
+    result: dict = {"runs": runs, "median_steady_epoch_s": summary}
+    if len(summary) == 2:
+        result["ratio_steady_epoch"] = summary["stream"] / summary["in_memory"]
+        print(f"streaming / in memory, median steady epoch: {result['ratio_steady_epoch']:.2f}x")
     Path(out).write_text(json.dumps({"machine": "shared 2-core machine", "date": time.strftime("%Y-%m-%d"),
-                                     "recipe": name, "rows": rows}, indent=2))
+                                     "recipe": name, **result}, indent=2))
 
 
 def main() -> None:

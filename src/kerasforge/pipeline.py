@@ -303,11 +303,13 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     streamed = prepared.data_plan is not None and prepared.data_plan.stream
     if prepared.data_plan is not None:
         update_run_info(run_dir, data_path=prepared.data_plan.as_dict())
-    plan = plan_fast_path(recipe.train, x=object() if streamed else x["train"], y=y["train"], callbacks=callbacks,
-                          extra_data=(x["validation"], y["validation"], x["test"], y["test"]),
+    # streamed: the plan sees the batches' count only (steps per compiled call), never the arrays
+    plan = plan_fast_path(recipe.train, x=_rows_only(x["train"]) if streamed else x["train"], y=y["train"],
+                          callbacks=callbacks,
+                          extra_data=() if streamed else (x["validation"], y["validation"], x["test"], y["test"]),
                           precision=getattr(getattr(prepared.model, "dtype_policy", None), "name", "float32"))
     apply_fast_path(prepared.model, plan)
-    trainer = ScannedTrainer(prepared.model, chunk=plan.scan_chunk) if plan_scanned_epochs(
+    trainer = None if streamed else ScannedTrainer(prepared.model, chunk=plan.scan_chunk) if plan_scanned_epochs(
         plan, prepared.model, x["train"], recipe.train) else None
     say(f"  {plan.describe()}", style=None if plan.applies else "yellow")
     update_run_info(run_dir, fast_path=plan.as_dict())
@@ -467,6 +469,14 @@ def data_info(prepared: Prepared, recipe: Recipe) -> dict[str, Any]:
                           "num_words": recipe.data.num_words,
                           **{k: v for k, v in dataset.preprocessing.items() if k != "word_index"}},
     }
+
+
+def _rows_only(x):
+    """A zero-width stand-in with ``x``'s number of rows (what the fast-path plan needs of streamed data)."""
+    import numpy as np
+
+    rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    return np.empty((rows, 0), np.uint8)
 
 
 def _plain_shape(shape):

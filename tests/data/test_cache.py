@@ -128,3 +128,12 @@ def test_parallel_build_matches_serial(tmp_path: Path, cache_dir: Path, monkeypa
     assert info["splits"]["train"] == {"red": 40, "blue": 40} and info["bytes"] >= 80 * 8 * 8 * 3
     manifest = json.loads((entry.path / "manifest.json").read_text())
     assert manifest["settings"]["size"] == [8, 8]
+
+
+def test_another_pick_of_the_same_files_keeps_both_entries(tmp_path: Path, cache_dir: Path) -> None:
+    folder = make_folder(tmp_path / "imgs")
+    a = load_image_folder(folder, (8, 8), "rgb", 0.25, Picker(None, 0)).dataset
+    b = load_image_folder(folder, (8, 8), "rgb", 0.25, Picker(None, 0), validation_split=0.2).dataset
+    assert a.cache["path"] != b.cache["path"] and b.sizes()["validation"] > 0
+    assert Path(a.cache["path"]).is_dir() and Path(b.cache["path"]).is_dir()  # an export's pick and training's
+    assert load_image_folder(folder, (8, 8), "rgb", 0.25, Picker(None, 0)).dataset.cache["reused"]

@@ -75,17 +75,23 @@ class CacheEntry:
         return int(sum(x.nbytes + y.nbytes for x, y in self.arrays.values()))
 
 
-def fingerprint(splits: dict[str, Items], settings: dict[str, Any]) -> tuple[str, str]:
-    """``(key, source)``: the key hashes settings plus every file's path, size, mtime, split and label;
-    ``source`` only the folder and settings (entries of one source replace each other)."""
+def fingerprint(splits: dict[str, Items], settings: dict[str, Any]) -> tuple[str, str, str]:
+    """``(key, source, files)``: the key hashes settings plus every file's path, size, mtime, split and
+    label; ``source`` only the folder and settings; ``files`` the files' states whatever their split. An
+    entry of the same source with other ``files`` is stale (a file was added, changed or removed) and is
+    deleted; one that only splits the same files otherwise (another seed, an export's pick) is kept."""
     h = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **settings}, sort_keys=True).encode())
     src = h.copy()
+    states = []
     for split in sorted(splits):
         h.update(f"\0{split}\0".encode())
         for path, label in splits[split]:
             st = path.stat()
-            h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{label}\n".encode())
-    return h.hexdigest()[:32], src.hexdigest()[:16]
+            state = f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+            states.append(state)
+            h.update(f"{state}\0{label}\n".encode())
+    files = hashlib.sha256("\n".join(sorted(states)).encode()).hexdigest()[:16]
+    return h.hexdigest()[:32], src.hexdigest()[:16], files
 
 
 def _decode_chunk(npy: str, start: int, files: list[str], size: tuple[int, int], mode: str) -> list[tuple[str, str]]:
@@ -189,7 +195,7 @@ def open_entry(path: Path, *, full_check: bool = False) -> CacheEntry | None:
     return CacheEntry(path, arrays, manifest)
 
 
-def _remove_stale(root: Path, source: str, keep: str) -> None:
+def _remove_stale(root: Path, source: str, files: str, keep: str) -> None:
     for other in root.iterdir() if root.is_dir() else []:
         if other.name == keep:
             continue
@@ -199,7 +205,8 @@ def _remove_stale(root: Path, source: str, keep: str) -> None:
                 shutil.rmtree(other, ignore_errors=True)
             continue
         try:
-            if json.loads((other / "manifest.json").read_text(encoding="utf-8")).get("source") == source:
+            manifest = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
+            if manifest.get("source") == source and manifest.get("files_key") != files:
                 shutil.rmtree(other, ignore_errors=True)
         except (OSError, ValueError):
             continue
@@ -214,7 +221,7 @@ def cached_images(splits: dict[str, Items], size: tuple[int, int], mode: str, *,
     from .folders import CHANNELS
 
     settings = {"kind": "image", "size": list(size), "mode": mode, "source": str(source)}
-    key, source_id = fingerprint(splits, settings)
+    key, source_id, files_key = fingerprint(splits, settings)
     root = cache_root()
     final = root / key
     notes: list[str] = []
@@ -254,7 +261,7 @@ def cached_images(splits: dict[str, Items], size: tuple[int, int], mode: str, *,
             for name in (f"x_{split}.npy", f"y_{split}.npy"):
                 files[name] = {"bytes": (tmp / name).stat().st_size, "crc32": _block_crcs(tmp / name)}
         manifest = {
-            "version": CACHE_VERSION, "key": key, "source": source_id, "settings": settings,
+            "version": CACHE_VERSION, "key": key, "source": source_id, "files_key": files_key, "settings": settings,
             "splits": {s: len(v) for s, v in splits.items()}, "class_names": class_names,
             "files": files, "decode_seconds": round(seconds, 3),
             "decode_rate": round(sum(len(v) for v in splits.values()) / max(seconds, 1e-9), 1),
@@ -268,7 +275,7 @@ def cached_images(splits: dict[str, Items], size: tuple[int, int], mode: str, *,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _remove_stale(root, source_id, key)
+    _remove_stale(root, source_id, files_key, key)
     entry = open_entry(final)
     assert entry is not None
     entry.built = True
