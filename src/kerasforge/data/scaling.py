@@ -116,3 +116,14 @@ def scale_on_host(ds: Dataset) -> None:
 
     pending = ds.preprocessing.pop("pending")
     normalize(ds, pending["normalize"], pending.get("pixel_max"))
+
+
+def match_model(ds: Dataset, model: Any) -> None:
+    """Prepare compactly loaded images for an already trained ``model``: left raw when its first layer is
+    :data:`SCALING_LAYER`, else normalised on the host as that model was trained."""
+    if "pending" not in ds.preprocessing:
+        return
+    if any(layer.name == SCALING_LAYER for layer in getattr(model, "layers", [])[:1]):
+        ds.preprocessing.pop("pending")
+    else:
+        scale_on_host(ds)
