@@ -185,7 +185,8 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
 
     from .data.placement import place_data
 
-    model, x, data_plan = place_data(recipe, dataset, model, fit_to_model)  # images scaled in the model
+    with precision_scope(policy):  # the scaling layer and the model around it keep the recipe's precision
+        model, x, data_plan = place_data(recipe, dataset, model, fit_to_model)  # images scaled in the model
     say(f"  {data_plan.describe()}")
     input_shape = model_input_shape(model)
     adapt_preprocessing(model, x["train"])
