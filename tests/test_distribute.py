@@ -205,3 +205,39 @@ def test_multi_process_arguments_are_checked_before_anything_starts(monkeypatch)
     monkeypatch.setenv("KFORGE_COORDINATOR", "10.0.0.1:12355")
     spec = DistributionSpec(num_processes=2).resolved()
     assert (spec.process_id, spec.coordinator, spec.devices) == (1, "10.0.0.1:12355", "all")
+
+
+def test_two_processes_each_stream_half_of_each_epoch(tmp_path: Path):
+    recipe, out, port = tmp_path / "digits_stream.yaml", tmp_path / "runs", free_port()
+    data = json.loads(json.dumps(RECIPE))
+    data["data"]["stream"] = True
+    data["train"]["epochs"] = 2
+    recipe.write_text(yaml.safe_dump(data))
+    logs = [(tmp_path / f"out{i}.txt", tmp_path / f"err{i}.txt") for i in (0, 1)]
+    procs = []
+    for i, (stdout, stderr) in enumerate(logs):
+        with stdout.open("w") as o, stderr.open("w") as e:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "kerasforge.cli", "train", str(recipe), "--output", str(out),
+                 "--num-processes", "2", "--process-id", str(i), "--coordinator", f"127.0.0.1:{port}"],
+                env=environment(2), stdout=o, stderr=e, text=True))
+    try:
+        for p in procs:
+            p.wait(timeout=TIMEOUT)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    texts = [stdout.read_text() + stderr.read_text() for stdout, stderr in logs]
+    for p, text in zip(procs, texts, strict=True):
+        assert p.returncode == 0, text[-3000:]
+    import re
+
+    counts = [re.search(r"streaming (\d+) of (\d+) training examples per epoch", t) for t in texts]
+    assert all(counts), texts[0][-2000:]
+    per_process = [int(m.group(1)) for m in counts]
+    total = json.loads((next(d for d in out.iterdir() if d.is_dir()) / "data.json").read_text())["sizes"]["train"]
+    assert per_process[0] == per_process[1] and total - 4 <= 2 * per_process[0] <= total  # about half each
+    info = json.loads((next(d for d in out.iterdir() if d.is_dir()) / "run.json").read_text())
+    assert info["status"] == "finished" and info["data_path"]["stream"] is True
+    assert json.loads((next(d for d in out.iterdir() if d.is_dir()) / "metrics.json").read_text())["test_accuracy"] > 0.7

@@ -58,6 +58,7 @@ class Prepared:
     encodings: dict[str, str]
     class_weight: dict[int, float] | None
     timings: dict[str, float] = field(default_factory=dict)
+    data_plan: Any = None  # kerasforge.data.memory.DataPlan: in memory or streamed, and why
 
 
 def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = None,
@@ -65,7 +66,7 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
           show_summary: bool = True, callbacks: list | None = None, tracking_uri: str | None = None,
           track: bool = True, report: bool = True, devices: str | int | None = None,
           num_processes: int | None = None, process_id: int | None = None,
-          coordinator: str | None = None, background: bool = False) -> Run:
+          coordinator: str | None = None, background: bool = False, data: Any = None) -> Run:
     """Train, evaluate and save the model a recipe describes; returns the finished :class:`Run`.
 
     ``recipe`` is a YAML path, a built-in recipe name, a mapping or a :class:`Recipe`. An interrupted
@@ -85,12 +86,19 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     says where each stands. A rerun whose last run has its model saved but parts pending finishes those
     instead of training again (unless ``resume=False``).
 
+    ``data`` brings your own data instead of the recipe's ``data.dataset``: numpy ``(x, y)``, a dict of
+    splits, or a ``tf.data``/Grain dataset (see :mod:`kerasforge.data.python_data`); a recipe without a
+    ``data:`` section is then fine.
+
     >>> run = train("fashion_mnist_cnn", overrides=["train.epochs=1"])   # doctest: +SKIP
     >>> run = train("digits_mlp", devices="all")                         # doctest: +SKIP
+    >>> run = train({"model": {"layers": [...]}}, data=(x, y))           # doctest: +SKIP
     """
     code_dir = None
     if isinstance(recipe, str | Path):  # `module:Name` next to the recipe (after the installed packages)
         code_dir = add_to_path(resolve_recipe_path(recipe).parent.resolve())
+    if data is not None and isinstance(recipe, dict) and "data" not in recipe:
+        recipe = {**recipe, "data": {"dataset": "python"}}
     recipe = load_recipe(recipe, overrides)
     from .output_check import check_output_dir
 
@@ -112,7 +120,7 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     say(f"[bold]kerasforge[/bold] {recipe.name}: loading {recipe.data.dataset} (backend: {backend})")
     if dist:
         say(f"  {dist.describe()}")
-    prepared = prepare(recipe)
+    prepared = prepare(recipe, data=data)
     fit_recipe = shard_for_process(recipe, prepared, dist) if dist else recipe
     callbacks = [*peer_callbacks(), *(callbacks or [])]
     start = start_together(prepared.model, dist, recipe, output_dir, resume) if dist else 0  # the chief's resume point
@@ -163,7 +171,7 @@ def _train_worker(recipe: Recipe, prepared: Prepared, dist: DistributionInfo, ca
 # ---------------------------------------------------------------------------------------------------
 # data and model
 # ---------------------------------------------------------------------------------------------------
-def prepare(recipe: Recipe) -> Prepared:
+def prepare(recipe: Recipe, data: Any = None) -> Prepared:
     """Load and split the data, build and compile the model, and fit features and labels to it."""
     from .data import (
         class_weights,
@@ -180,7 +188,14 @@ def prepare(recipe: Recipe) -> Prepared:
     from .training.fastpath import choose_precision, is_convolutional, outputs_in_float32, precision_scope
 
     start = time.perf_counter()
-    dataset = load_dataset(recipe.data, seed=recipe.seed)
+    loaded = None
+    if data is not None:  # kerasforge.train(..., data=...): the user's own arrays or dataset
+        from .data.python_data import read_python_data
+
+        loaded = read_python_data(data, test_split=recipe.data.test_split, seed=recipe.seed,
+                                  stratify=recipe.data.stratify)
+    dataset = load_dataset(recipe.data, seed=recipe.seed, compact=True, loaded=loaded,
+                           validation_split=0.0 if recipe.data.imbalance else recipe.train.validation_split)
     dataset = split_validation(dataset, recipe.train.validation_split, seed=recipe.seed,
                                stratify=recipe.data.stratify)
     for note in dataset.notes:
@@ -199,11 +214,18 @@ def prepare(recipe: Recipe) -> Prepared:
                             input_dtype=input_dtype(dataset.kind))
     outputs_in_float32(model, policy)
     check_outputs(model, dataset.num_classes, dataset.task)
+    def fit_to_model(model, dataset) -> dict[str, Any]:
+        shape = model_input_shape(model)
+        raw_x = {"train": dataset.x_train, "validation": dataset.x_val, "test": dataset.x_test}
+        return {split: value if value is None or shape is None
+                else fit_features(value, shape, where=f"data ({split} features)") for split, value in raw_x.items()}
+
+    from .data.placement import place_data
+
+    with precision_scope(policy):  # the scaling layer and the model around it keep the recipe's precision
+        model, x, data_plan = place_data(recipe, dataset, model, fit_to_model)  # images scaled in the model
+    say(f"  {data_plan.describe()}")
     input_shape = model_input_shape(model)
-    raw_x = {"train": dataset.x_train, "validation": dataset.x_val, "test": dataset.x_test}
-    x = {split: value if value is None or input_shape is None
-         else fit_features(value, input_shape, where=f"data ({split} features)")
-         for split, value in raw_x.items()}
     adapt_preprocessing(model, x["train"])
     losses = compile_model(model, recipe.train, task=dataset.task,
                            default_loss=default_loss(dataset.task, dataset.num_classes))
@@ -223,7 +245,8 @@ def prepare(recipe: Recipe) -> Prepared:
                              fix="Remove it, or weight the outputs' losses with train.loss_weights.")
         weights = class_weights(dataset.y_train, recipe.train.class_weight, dataset.num_classes)
     return Prepared(dataset=dataset, model=model, input_shape=input_shape, x=x, y=y, encodings=encodings,
-                    class_weight=weights, timings={"data_s": data_s, "build_s": time.perf_counter() - start})
+                    class_weight=weights, timings={"data_s": data_s, "build_s": time.perf_counter() - start},
+                    data_plan=data_plan)
 
 
 def model_input_shape(model) -> tuple | dict[str, tuple] | None:
@@ -247,7 +270,12 @@ def adapt_preprocessing(model, x) -> None:
         return
     layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
     for position, layer in enumerate(layers):
-        if not hasattr(layer, "adapt"):
+        if not hasattr(layer, "adapt") and not layer.name.startswith("kforge_input_scaling"):
+            break
+        if not hasattr(layer, "adapt"):  # the model's own pixel scaling: adapt what follows to its output
+            if position + 1 < len(layers) and hasattr(layers[position + 1], "adapt"):
+                x = layer(x)
+                continue
             break
         layer.adapt(x)
         if position + 1 < len(layers) and hasattr(layers[position + 1], "adapt"):
@@ -320,17 +348,26 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     callbacks = [timer, *callbacks, guard, *extra_callbacks, history_recorder(run_dir / "history.json", history),
                  resume_checkpointer(run_dir / "checkpoints", history)]
     x, y = prepared.x, prepared.y
-    plan = plan_fast_path(recipe.train, x=x["train"], y=y["train"], callbacks=callbacks,
-                          extra_data=(x["validation"], y["validation"], x["test"], y["test"]),
+    streamed = prepared.data_plan is not None and prepared.data_plan.stream
+    if prepared.data_plan is not None:
+        update_run_info(run_dir, data_path=prepared.data_plan.as_dict())
+    # streamed: the plan sees the batches' count only (steps per compiled call), never the arrays
+    plan = plan_fast_path(recipe.train, x=_rows_only(x["train"]) if streamed else x["train"], y=y["train"],
+                          callbacks=callbacks,
+                          extra_data=() if streamed else (x["validation"], y["validation"], x["test"], y["test"]),
                           precision=getattr(getattr(prepared.model, "dtype_policy", None), "name", "float32"))
     apply_fast_path(prepared.model, plan)
-    trainer = ScannedTrainer(prepared.model, chunk=plan.scan_chunk) if plan_scanned_epochs(
+    trainer = None if streamed else ScannedTrainer(prepared.model, chunk=plan.scan_chunk) if plan_scanned_epochs(
         plan, prepared.model, x["train"], recipe.train) else None
     say(f"  {plan.describe()}", style=None if plan.applies else "yellow")
     update_run_info(run_dir, fast_path=plan.as_dict())
 
     # Keras' own fit, or the scanned loop with the same arguments (plus the seed of its epoch order)
     fit_arrays = functools.partial(trainer.fit, seed=recipe.seed) if trainer else prepared.model.fit
+    if streamed:  # batches read from the decoded cache by Grain, a seeded permutation per epoch
+        from .data.stream import fit_streamed
+
+        fit_arrays = functools.partial(fit_streamed, prepared.model, seed=recipe.seed)
 
     def fit_once(batch_size: int) -> None:
         first = max(initial_epoch, len(history.get("epoch", [])))  # after an OOM retry: the epochs done
@@ -383,8 +420,16 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
         raise TrainError(f"there is no {split} split to evaluate on", where="evaluate.split",
                          fix="Set train.validation_split above 0, or evaluate on the test split.")
     start = time.perf_counter()
-    metrics = evaluate_model(prepared.model, x_eval, y_eval,
-                             batch_size=recipe.evaluate.batch_size or recipe.train.batch_size, prefix=split)
+    eval_batch = recipe.evaluate.batch_size or recipe.train.batch_size
+    if prepared.data_plan is not None and prepared.data_plan.stream:  # batches read from the cache, in order
+        from .data.stream import quiet_unknown_length, streamed_batches
+
+        with quiet_unknown_length():
+            metrics = evaluate_model(prepared.model, streamed_batches(x_eval, y_eval, eval_batch), None,
+                                     prefix=split, examples=len(prepared.dataset.y_test if split == "test"
+                                                                else prepared.dataset.y_val))
+    else:
+        metrics = evaluate_model(prepared.model, x_eval, y_eval, batch_size=eval_batch, prefix=split)
     prepared.timings["evaluate_s"] = time.perf_counter() - start
     formats = list(recipe.output.formats) + (["weights"] if recipe.model.kind == "python" else [])
     save_run_files(prepared.model, run_dir, formats, metrics)  # a folder gone read-only: kept elsewhere
@@ -483,6 +528,14 @@ def data_info(prepared: Prepared, recipe: Recipe) -> dict[str, Any]:
                           "num_words": recipe.data.num_words,
                           **{k: v for k, v in dataset.preprocessing.items() if k != "word_index"}},
     }
+
+
+def _rows_only(x):
+    """A zero-width stand-in with ``x``'s number of rows (what the fast-path plan needs of streamed data)."""
+    import numpy as np
+
+    rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    return np.empty((rows, 0), np.uint8)
 
 
 def _plain_shape(shape):

@@ -42,7 +42,8 @@ from pydantic_core import PydanticCustomError
 from .errors import RecipeError, did_you_mean
 from .recipe_strict import check_kwargs, reject_bool_numbers
 
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits", "image_folder", "text_folder", "csv")
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits", "image_folder", "text_folder", "csv",
+            "python")  # python: given to kerasforge.train(..., data=...)
 KERAS_CALLBACKS = (
     "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TensorBoard",
     "LearningRateScheduler", "BackupAndRestore", "TerminateOnNaN", "LambdaCallback", "RemoteMonitor",
@@ -153,6 +154,9 @@ class DataSpec(Section):
     test_split: float = Field(0.2, ge=0.0, lt=1.0)
     imbalance: ImbalanceSpec | None = Field(
         None, description="make one class rare in the training split: {class: 3, fraction: 0.05}")
+    stream: Literal["auto"] | bool = Field(
+        "auto", description="stream batches from the decoded cache (true), keep the data in memory (false), or "
+                            "decide by the memory pre-flight (auto)")
 
     @model_validator(mode="after")
     def _check_requirements(self) -> DataSpec:

@@ -56,6 +56,8 @@ class Dataset:
     # "normalize", "offset" and "divisor" (features = (raw - offset) / divisor, per channel or column),
     # "pixel_max"; "word_index" for IMDB built from raw reviews (word -> rank, Keras' conventions).
     preprocessing: dict[str, Any] = field(default_factory=dict)
+    # The decoded cache the arrays are memory-mapped from (path, reused, bytes, decode_rate), if any.
+    cache: dict[str, Any] | None = None
 
     @property
     def num_classes(self) -> int:

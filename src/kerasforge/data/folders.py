@@ -191,20 +191,35 @@ def load_image(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray
 
 
 def load_image_folder(path: str | Path, image_size: tuple[int, int] | None, color_mode: str | None,
-                      test_split: float, picker: Picker) -> Loaded:
-    """``image_folder``: images (N, H, W, C) uint8 and class ids per split."""
+                      test_split: float, picker: Picker, *, validation_split: float = 0.0,
+                      stratify: bool = True, progress=None, rebuild: bool = False) -> Loaded:
+    """``image_folder``: images (N, H, W, C) uint8 and class ids per split, memory-mapped from the decoded
+    cache (:mod:`kerasforge.data.cache`; decoded once, on all cores). ``validation_split`` carves the
+    validation split from training before decoding (as :func:`~kerasforge.data.split.split_validation`
+    would after), so that it is cached and streamed like the other splits."""
+    from .cache import cached_images
+
     folder = resolve_folder(path)
     layout = find_layout(folder, "image")
     size = tuple(image_size or DEFAULT_IMAGE_SIZE)
     mode = color_mode or "rgb"
     chosen = _pick_splits(layout, test_split, picker)
-    arrays = {}
-    for split, items in chosen.items():
-        x = np.empty((len(items), size[0], size[1], CHANNELS[mode]), np.uint8)
-        for row, (file, _) in enumerate(items):
-            x[row] = load_image(file, size, mode)  # type: ignore[arg-type]
-        arrays[split] = (x, np.asarray([lab for _, lab in items], np.int64))
-    return Loaded(_dataset("image_folder", arrays, layout, path, folder), pixel_max=255)
+    if validation_split > 0 and "validation" not in chosen:
+        from .split import stratified_split
+
+        items = chosen["train"]
+        keep, carved = stratified_split(np.asarray([lab for _, lab in items]), validation_split, picker.seed,
+                                        stratify)
+        chosen["train"], chosen["validation"] = [items[i] for i in keep], [items[i] for i in carved]
+        picker.notes.append(f"held out {len(carved)} of {len(items)} training examples for validation"
+                            f" (validation_split={validation_split:g})")
+    entry = cached_images(chosen, size, mode, source=str(folder), class_names=layout.class_names,  # type: ignore[arg-type]
+                          progress=progress, rebuild=rebuild)
+    ds = _dataset("image_folder", entry.arrays, layout, path, folder)
+    ds.notes += entry.notes
+    ds.cache = {"path": str(entry.path), "reused": not entry.built, "bytes": entry.nbytes,
+                                 "decode_rate": entry.manifest.get("decode_rate")}
+    return Loaded(ds, pixel_max=255)
 
 
 def load_text_folder(path: str | Path, test_split: float, picker: Picker) -> Loaded:

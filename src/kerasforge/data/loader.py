@@ -22,11 +22,12 @@ from .imbalance import make_rare
 from .locate import NAMED, PRETTY, DatasetNotFoundError
 from .named import load_named
 from .preprocess import apply_views, normalize, prepare_images
+from .scaling import image_statistics
 from .source import Loaded
 from .split import Picker
 
 
-def read_source(spec: DataSpec, seed: int) -> Loaded:
+def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loaded:
     """The dataset as stored (subset taken, nothing normalised), its notes included."""
     picker = Picker(spec.subset, seed, spec.stratify)
     if spec.dataset in NAMED:
@@ -34,11 +35,18 @@ def read_source(spec: DataSpec, seed: int) -> Loaded:
     elif spec.dataset == "digits":
         loaded = load_digits_dataset(spec.test_split, picker)
     elif spec.dataset == "image_folder":
-        loaded = load_image_folder(spec.path, spec.image_size, spec.color_mode, spec.test_split, picker)  # type: ignore[arg-type]
+        loaded = load_image_folder(spec.path, spec.image_size, spec.color_mode, spec.test_split, picker,  # type: ignore[arg-type]
+                                   validation_split=validation_split, stratify=spec.stratify)
     elif spec.dataset == "text_folder":
         loaded = load_text_folder(spec.path, spec.test_split, picker)  # type: ignore[arg-type]
     elif spec.dataset == "csv":
         loaded = load_csv(spec.path, spec.target, spec.test_split, picker)  # type: ignore[arg-type]
+    elif spec.dataset == "python":
+        from ..errors import DataError
+
+        raise DataError("dataset 'python' means the data is given in Python, and none was", where="data.dataset",
+                        fix="Call kerasforge.train(recipe, data=(x, y)) (or a dict of splits, or a tf.data / Grain "
+                            "dataset), or name a dataset in the recipe.")
     else:  # pragma: no cover - the recipe schema allows nothing else
         raise ValueError(f"unknown dataset {spec.dataset!r}")
     ds = loaded.dataset
@@ -52,7 +60,7 @@ def _fallback_spec(spec: DataSpec) -> DataSpec:
                                    "path": spec.path if keep_path else None})
 
 
-def load_raw(spec: DataSpec, seed: int = 42) -> Loaded:
+def load_raw(spec: DataSpec, seed: int = 42, *, validation_split: float = 0.0) -> Loaded:
     """The dataset before normalisation: source read (or the fallback), colour mode and image size applied.
 
     Exports use it to verify models on raw inputs (pixels 0..255, word ids, text).
@@ -61,7 +69,7 @@ def load_raw(spec: DataSpec, seed: int = 42) -> Loaded:
     16.0
     """
     try:
-        loaded = read_source(spec, seed)
+        loaded = read_source(spec, seed, validation_split)
     except DatasetNotFoundError as missing:
         if not spec.fallback or spec.fallback == spec.dataset:
             raise
@@ -75,7 +83,8 @@ def load_raw(spec: DataSpec, seed: int = 42) -> Loaded:
     return loaded
 
 
-def load_dataset(spec: DataSpec, seed: int = 42) -> Dataset:
+def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
+                 validation_split: float = 0.0, loaded: Loaded | None = None) -> Dataset:
     """Load and prepare the dataset a recipe's ``data:`` section describes.
 
     Features come in their natural layout (images (N, H, W, C) float32, IMDB (N, maxlen) int32,
@@ -85,12 +94,25 @@ def load_dataset(spec: DataSpec, seed: int = 42) -> Dataset:
     >>> ds = load_dataset(DataSpec(dataset="digits", subset=100, normalize="scale"))
     >>> float(ds.x_train.max()) <= 1.0, ds.class_names[:3]
     (True, ['0', '1', '2'])
+
+    ``compact=True`` keeps images as stored (uint8) and leaves their normalisation pending for the model
+    (see :mod:`kerasforge.data.scaling`); ``validation_split`` lets sources that decode to a cache (image
+    folders) carve the validation split before decoding, so it is cached like the others. ``loaded``:
+    data already read (``kerasforge.train(..., data=...)``), prepared like a source's.
     """
-    loaded = load_raw(spec, seed)
+    if loaded is None:
+        loaded = load_raw(spec, seed, validation_split=validation_split)
+    elif loaded.dataset.kind == "image":
+        prepare_images(loaded.dataset, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)  # type: ignore[arg-type]
     ds = loaded.dataset
     if spec.imbalance:
         make_rare(ds, class_id=spec.imbalance.class_id, fraction=spec.imbalance.fraction, seed=seed)
-    normalize(ds, spec.normalize, loaded.pixel_max)
+    if compact and ds.kind == "image" and not spec.views:
+        offset, divisor = image_statistics(ds.x_train, spec.normalize, loaded.pixel_max)  # type: ignore[arg-type]
+        ds.preprocessing["pending"] = {"normalize": spec.normalize, "offset": offset, "divisor": divisor,
+                                       "pixel_max": loaded.pixel_max}
+    else:
+        normalize(ds, spec.normalize, loaded.pixel_max)
     if spec.views:
         apply_views(ds, spec.views, loaded.feature_columns)
     return ds

@@ -17,6 +17,7 @@ from .classification import evaluate_classification, evaluate_regression
 from .predictions import predict_probabilities, predict_values
 
 MAX_EXAMPLES = 10_000  # predictions beyond this many examples add time but change little
+CHUNK = 2048  # rows predicted per call: bounds the memory the evaluation holds
 
 
 def pick_examples(n: int, max_examples: int = MAX_EXAMPLES, seed: int = 0) -> np.ndarray:
@@ -31,10 +32,24 @@ def pick_examples(n: int, max_examples: int = MAX_EXAMPLES, seed: int = 0) -> np
 
 
 def take(x, indices: np.ndarray):
-    """Rows ``indices`` of an array or of every array in a dict of named inputs."""
+    """Rows ``indices`` of an array or of every array in a dict of named inputs (read from the file, not
+    mapped, when the array is memory-mapped from the decoded cache)."""
     if isinstance(x, dict):
-        return {k: np.asarray(v)[indices] for k, v in x.items()}
+        return {k: take(v, indices) for k, v in x.items()}
+    if isinstance(x, np.memmap) or isinstance(getattr(x, "base", None), np.memmap):
+        from ..data.stream import RowReader
+
+        return RowReader(x).read(np.asarray(indices))
     return np.asarray(x)[indices]
+
+
+def predict_in_chunks(predict, model, x, picked: np.ndarray, *, batch_size: int, **kwargs) -> np.ndarray:
+    """``predict(model, rows, ...)`` over ``picked`` rows of ``x``, :data:`CHUNK` rows at a time, so the
+    memory in use stays that of one chunk whatever the split's size."""
+    if len(picked) <= CHUNK:
+        return predict(model, take(x, picked), batch_size=batch_size, **kwargs)
+    return np.concatenate([predict(model, take(x, picked[i:i + CHUNK]), batch_size=batch_size, **kwargs)
+                           for i in range(0, len(picked), CHUNK)])
 
 
 def evaluate_split(model, x, y, *, task: str, class_names: list[str], batch_size: int = 256,
@@ -45,13 +60,13 @@ def evaluate_split(model, x, y, *, task: str, class_names: list[str], batch_size
     refer to positions in ``x``."""
     n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
     picked = pick_examples(n, max_examples, seed)
-    x_used, y_used = take(x, picked), np.asarray(y)[picked]
+    y_used = np.asarray(y)[picked]
     if task == "regression":
-        values = predict_values(model, x_used, batch_size=batch_size)
+        values = predict_in_chunks(predict_values, model, x, picked, batch_size=batch_size)
         evaluation = evaluate_regression(values, y_used, top_losses=top_losses)
         predictions = values
     else:
-        predictions = predict_probabilities(model, x_used, task=task, batch_size=batch_size)
+        predictions = predict_in_chunks(predict_probabilities, model, x, picked, task=task, batch_size=batch_size)
         evaluation = evaluate_classification(predictions, y_used, class_names, top_losses=top_losses)
     for row in evaluation["top_losses"]:
         row["position"] = row["index"]          # position among the evaluated examples

@@ -23,7 +23,8 @@ def held_out_examples(run, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
     from ..data.locate import DatasetNotFoundError
 
     try:
-        loaded = load_raw(run.recipe.data, run.recipe.seed)
+        loaded = load_raw(run.recipe.data, run.recipe.seed,  # the training's pick: its decoded cache is reused
+                          validation_split=0.0 if run.recipe.data.imbalance else run.recipe.train.validation_split)
     except DatasetNotFoundError as exc:
         raise ExportError(f"the run's test data cannot be found to verify the export ({exc})",
                           where=f"{run.path}/recipe.yaml (data)",

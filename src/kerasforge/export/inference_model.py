@@ -79,6 +79,10 @@ def build_inference_model(run) -> InferenceModel:
         if words:
             x = keras.layers.Rescaling(scale, offset, name="raw_to_training_scale")(x)
             built_in.append(words)
+        inside = (info.get("preprocessing") or {}).get("in_model")
+        if inside:  # compact images: the trained model's first layer scales raw pixels itself
+            built_in.append(f"Rescaling inside the trained model (its first layer): (raw - {inside['offset']}) / "
+                            f"{inside['divisor']} (normalize: {inside.get('normalize')})")
     if model_shape is not None and list(model_shape) != natural and None not in model_shape:
         x = keras.layers.Reshape(tuple(int(d) for d in model_shape), name="to_model_input")(x)
         built_in.append(f"Reshape {tuple(natural)} -> {tuple(model_shape)}")

@@ -132,8 +132,12 @@ def report_run(path: str | Path) -> Path:
 
     run = load_run(path)
     recipe = run.recipe
-    ds = split_validation(load_dataset(recipe.data, seed=recipe.seed), recipe.train.validation_split,
-                          seed=recipe.seed, stratify=recipe.data.stratify)
+    from ..data.scaling import match_model
+
+    ds = load_dataset(recipe.data, seed=recipe.seed, compact=True,  # as the training loaded it
+                      validation_split=0.0 if recipe.data.imbalance else recipe.train.validation_split)
+    match_model(ds, run.model)  # raw pixels when the model scales them itself, else scaled here
+    ds = split_validation(ds, recipe.train.validation_split, seed=recipe.seed, stratify=recipe.data.stratify)
     split = recipe.evaluate.split
     x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_val, ds.y_val)
     shape = model_input_shape(run.model)

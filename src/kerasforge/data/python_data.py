@@ -1,0 +1,91 @@
+"""Bring your own data in Python: ``kerasforge.train(recipe, data=...)``.
+
+``data`` is numpy ``(x, y)`` (the training split), a dict of splits ``{"train": (x, y), "validation": ...,
+"test": ...}``, or a ``tf.data.Dataset`` / Grain dataset (alone, or as a split's value) of ``(x, y)``
+examples or batches. Datasets are read once into compact arrays (uint8 images stay uint8); a missing test
+split is held out (``data.test_split``, stratified) and a missing validation split is cut from training by
+``train.validation_split`` as usual. Labels are integer class ids (or floats for regression).
+
+Example:
+    >>> import numpy as np
+    >>> loaded = read_python_data((np.zeros((20, 4, 4, 1), np.uint8), np.arange(20) % 2), test_split=0.25, seed=0)
+    >>> loaded.dataset.sizes(), loaded.pixel_max
+    ({'train': 15, 'validation': 0, 'test': 5}, 255)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from .dataset import Dataset
+from .source import Loaded
+from .split import stratified_split
+
+SPLITS = ("train", "validation", "test")
+_FIX = ("Give numpy (x, y), a dict {'train': (x, y), 'validation': (x, y), 'test': (x, y)}, or a tf.data / Grain "
+        "dataset of (x, y) pairs.")
+
+
+def _from_iterable(ds: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Examples or batches of a tf.data / Grain dataset, as arrays (a label of rank 0 means examples)."""
+    items = ds.as_numpy_iterator() if hasattr(ds, "as_numpy_iterator") else iter(ds)
+    xs, ys = [], []
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) < 2:
+            raise DataError("yields elements that are not (x, y) pairs", where=where, fix=_FIX)
+        xs.append(np.asarray(item[0]))
+        ys.append(np.asarray(item[1]))
+    if not xs:
+        raise DataError("yields no examples", where=where, fix=_FIX)
+    if ys[0].ndim == 0:  # one example per element
+        return np.stack(xs), np.stack(ys)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _pair(value: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(value, tuple | list) and len(value) == 2:
+        x, y = np.asarray(value[0]), np.asarray(value[1])
+    elif hasattr(value, "__iter__") and not isinstance(value, np.ndarray | dict | str):
+        x, y = _from_iterable(value, where)
+    else:
+        raise DataError(f"is a {type(value).__name__}", where=where, fix=_FIX)
+    if len(x) != len(y):
+        raise DataError(f"has {len(x)} examples but {len(y)} labels", where=where,
+                        fix="Give one label per example.")
+    return x, y
+
+
+def read_python_data(data: Any, *, test_split: float = 0.2, seed: int = 42, stratify: bool = True) -> Loaded:
+    """``data`` (see the module) as a :class:`Loaded` dataset named ``python``."""
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - set(SPLITS))
+        if unknown:
+            raise DataError(f"has keys {', '.join(map(str, unknown))}", where="data=",
+                            fix="Use the keys train, validation and test.")
+        if "train" not in data:
+            raise DataError("has no 'train' split", where="data=", fix=_FIX)
+        splits = {k: _pair(v, f"data['{k}']") for k, v in data.items() if v is not None}
+    else:
+        splits = {"train": _pair(data, "data=")}
+    notes = ["data given in Python (kerasforge.train(..., data=...))"]
+    x, y = splits["train"]
+    regression = y.dtype.kind == "f" and not np.all(np.equal(np.mod(y, 1), 0))
+    if "test" not in splits:
+        keep, carved = stratified_split(y, test_split, seed, stratify and not regression)
+        splits["train"], splits["test"] = (x[keep], y[keep]), (x[carved], y[carved])
+        notes.append(f"held out a test split of {len(carved)} of {len(y)} examples (test_split={test_split:g})")
+    if regression:
+        class_names, task = ["value"], "regression"
+    else:
+        classes = int(max(int(np.max(v[1])) for v in splits.values() if len(v[1])) + 1)
+        class_names = [str(i) for i in range(classes)]
+        task = "binary" if classes == 2 else "multiclass"
+        splits = {k: (v[0], v[1].astype(np.int64)) for k, v in splits.items()}
+    ds = Dataset("python", splits["train"][0], splits["train"][1], splits["test"][0], splits["test"][1],
+                 class_names, task=task, source="python", notes=notes)  # type: ignore[arg-type]
+    if "validation" in splits:
+        ds.x_val, ds.y_val = splits["validation"]
+    return Loaded(ds, pixel_max=255 if ds.x_train.dtype == np.uint8 and ds.kind == "image" else None)  # type: ignore[union-attr]
