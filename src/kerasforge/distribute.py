@@ -281,12 +281,12 @@ def worker_scratch(info: DistributionInfo) -> Path:
     import shutil
     import tempfile
 
-    from .runs import _alive
+    from .lifecycle import pid_alive
 
     prefix = f"kforge-process{info.process_index}-"
     for old in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         pid = old.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
     if _WATCH is not None:

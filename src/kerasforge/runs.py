@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,21 +108,6 @@ def find_resumable(output_dir: Path, recipe: Recipe, busy: list[Path] | None = N
             continue
         candidates.append((run_json.stat().st_mtime, run_json.parent))
     return max(candidates)[1] if candidates else None
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return True
 
 
 def load_run(path: str | Path, *, with_model: bool = True, trust_code: bool | None = None) -> Run:

@@ -162,12 +162,12 @@ def fail_orphaned_trials(study: Any, space: SearchSpace | None = None, runs_dir:
     """
     from optuna.trial import TrialState
 
-    from ..runs import _alive
+    from ..lifecycle import pid_alive
 
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get("kforge_worker") or {}
-        if worker.get("host") == socket.gethostname() and not _alive(worker.get("pid")):
+        if worker.get("host") == socket.gethostname() and not pid_alive(worker.get("pid")):
             if space is not None and runs_dir is not None and salvage_trial(study, trial.number, space, runs_dir):
                 continue
             try:
