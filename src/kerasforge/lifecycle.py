@@ -337,15 +337,27 @@ def save_run_files(model, run_dir: Path, formats: list[str], metrics: dict) -> N
 # writable output
 # ---------------------------------------------------------------------------------------------------
 def check_writable(output_dir: Path, where: str = "--output / output.dir") -> None:
-    """Fail up front, in one paragraph, when run folders cannot be made in ``output_dir``."""
+    """Fail up front, in one paragraph, when run folders cannot be made in ``output_dir``.
+
+    Nothing is left behind: the probe is made (and removed) in the output folder or, when it does not exist
+    yet, in its nearest existing parent, so a run that stops on another error creates no folder."""
+    import tempfile
+
     output_dir = Path(output_dir)
+    existing = output_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        probe = output_dir / f".kforge-write-test-{os.getpid()}"
-        probe.mkdir()
-        (probe / "probe").write_bytes(b"")
-        (probe / "probe").unlink()
-        probe.rmdir()
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{existing} is a file, not a folder")
+        probe = Path(tempfile.mkdtemp(prefix=".kforge-write-test-", dir=existing))
+        try:
+            (probe / "probe").write_bytes(b"")
+        finally:
+            with contextlib.suppress(OSError):
+                (probe / "probe").unlink()
+            with contextlib.suppress(OSError):
+                probe.rmdir()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise KerasforgeError(

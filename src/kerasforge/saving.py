@@ -57,8 +57,11 @@ def _quiet_absl():
         logger.setLevel(level)
 
 
-def load_model_file(path: str | Path, *, safe_mode: bool = True):
-    """Load a whole model from ``.keras`` or ``.h5`` (Keras' ``safe_mode`` on by default)."""
+def load_model_file(path: str | Path, *, safe_mode: bool = True, compile: bool = True):
+    """Load a whole model from ``.keras`` or ``.h5`` (Keras' ``safe_mode`` on by default).
+
+    ``compile=False`` for inference only: the training configuration (a loss or metric written in the
+    user's own module, say) is then not rebuilt."""
     import keras
 
     from .keras_fixes import apply
@@ -75,8 +78,8 @@ def load_model_file(path: str | Path, *, safe_mode: bool = True):
 
     try:
         if path.suffix == ".h5":
-            return keras.saving.load_model(path, compile=True)
-        return keras.saving.load_model(path, safe_mode=safe_mode)
+            return keras.saving.load_model(path, compile=compile)
+        return keras.saving.load_model(path, safe_mode=safe_mode, compile=compile)
     except Exception as exc:
         raise KerasforgeError(f"the model in {path.name} could not be loaded: {exc}", where=str(path),
                               fix="Models with custom classes need them importable and registered with "

@@ -84,7 +84,7 @@ def _reload(recipe, prepared, run_dir: Path):
     for name in ("model.keras", "model.h5"):  # whichever output.formats saved
         if (run_dir / name).is_file():
             try:
-                return load_model_file(run_dir / name), name
+                return load_model_file(run_dir / name, compile=False), name  # predictions only
             except KerasforgeError:
                 if recipe.model.kind != "python" or not weights.is_file():
                     raise

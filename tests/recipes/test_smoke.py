@@ -123,9 +123,13 @@ def test_transfer_from_an_earlier_run(tmp_path, capsys):
     assert run.metrics["test_accuracy"] >= 0.5 - 0.1  # mechanics only: 32x32 cats vs dogs, 2 epochs
 
 
-def test_transfer_without_a_base_says_what_to_give(tmp_path):
+def test_transfer_with_a_missing_weights_file_says_what_to_give(tmp_path):
+    """transfer_mobilenetv2 trains by name offline (weights: auto); a weights file that is not there is a
+    clear error naming the field, before any training."""
     from kerasforge.errors import ModelError
 
-    with pytest.raises(ModelError, match="does not exist"):
+    with pytest.raises(ModelError, match="does not exist") as caught:
         kerasforge.train("transfer_mobilenetv2", output_dir=tmp_path, show_summary=False,
-                         overrides=["data.subset=20", "data.image_size=[32,32]", "train.epochs=1"])
+                         overrides=["data.subset=20", "data.image_size=[32,32]", "train.epochs=1",
+                                    f"model.kwargs.weights={tmp_path / 'missing_no_top.h5'}"])
+    assert "model.kwargs" in (caught.value.where or "")

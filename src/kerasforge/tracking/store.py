@@ -116,7 +116,9 @@ def check_reachable(uri: str, timeout: float = REACH_TIMEOUT_S) -> None:
 
 # MLflow's own defaults (7 retries with a factor-2 backoff, a 120 s timeout) let one request to a server
 # whose database is down take minutes; a training run would wait for them. Set unless the user did.
-HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+# A server whose database is down does not answer at all (it retries its connection for minutes), so each
+# try costs the whole timeout: 5 s x 2 tries + the backoff keeps a failed logging near 11 s.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "5", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
                "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5"}
 
 
@@ -125,7 +127,7 @@ def bound_http_requests() -> dict[str, str]:
     unset; returns the settings in force. A request to a failing server then gives up within seconds.
 
     >>> bound_http_requests()["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]   # doctest: +SKIP
-    '2'
+    '1'
     """
     for name, value in HTTP_LIMITS.items():
         os.environ.setdefault(name, value)
