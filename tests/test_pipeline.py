@@ -174,3 +174,20 @@ def test_adapt_preprocessing_reaches_a_functional_models_first_layer_and_chains_
     assert np.allclose(np.asarray(first.mean).ravel(), x.mean(axis=0), atol=1e-3)
     assert np.allclose(np.asarray(second.mean).ravel(), 0.0, atol=1e-3)  # it saw the first layer's output
     assert np.allclose(np.asarray(second.variance).ravel(), 1.0, atol=1e-2)
+
+
+def test_a_binary_task_with_a_two_unit_softmax_trains(tmp_path):
+    """Tutorials often end a two-class model in Dense(2, softmax): the default loss must fit that output
+    (sparse categorical cross-entropy), not binary cross-entropy on (N, 1) labels (a shape error mid-fit)."""
+    rng = np.random.default_rng(0)
+    rows = ["x1,x2,kind"] + [f"{a:.3f},{b:.3f},{label}" for label, centre in (("no", -1.5), ("yes", 1.5))
+                             for a, b in rng.normal(centre, 1.0, size=(150, 2))]
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
+    run = kerasforge.train({"name": "two_units", "seed": 0,
+                            "data": {"dataset": "csv", "path": str(tmp_path / "table.csv"), "target": "kind"},
+                            "model": {"layers": [{"type": "Dense", "units": 8, "activation": "relu"},
+                                                 {"type": "Dense", "units": 2, "activation": "softmax"}]},
+                            "train": {"epochs": 20, "batch_size": 16, "optimizer": {"type": "adam", "learning_rate": 0.01}}},
+                           output_dir=tmp_path / "runs", show_summary=False, report=False, track=False)
+    assert run.data_info["label_encoding"] == {next(iter(run.data_info["label_encoding"])): "sparse"}
+    assert run.metrics["test_accuracy"] > 0.8  # two well-separated clusters; chance is 0.5

@@ -228,7 +228,7 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
     input_shape = model_input_shape(model)
     adapt_preprocessing(model, x["train"])
     losses = compile_model(model, recipe.train, task=dataset.task,
-                           default_loss=default_loss(dataset.task, dataset.num_classes))
+                           default_loss=default_loss(dataset.task, dataset.num_classes, _output_units(model)))
     encodings = {out: label_encoding_for(loss, recipe.data.labels, dataset.task) for out, loss in losses.items()}
 
     def targets(labels):
@@ -247,6 +247,17 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
     return Prepared(dataset=dataset, model=model, input_shape=input_shape, x=x, y=y, encodings=encodings,
                     class_weight=weights, timings={"data_s": data_s, "build_s": time.perf_counter() - start},
                     data_plan=data_plan)
+
+
+def _output_units(model) -> int | None:
+    """The last dimension of a single-output model's output (``None`` when unknown or several)."""
+    from .models import output_shapes
+
+    try:
+        shapes = list(output_shapes(model).values())
+    except Exception:
+        return None
+    return shapes[0][-1] if len(shapes) == 1 and shapes[0] else None
 
 
 def model_input_shape(model) -> tuple | dict[str, tuple] | None:

@@ -42,15 +42,20 @@ def normalize_loss_name(name: str) -> str:
     return _ALIASES.get(snake, snake)
 
 
-def default_loss(task: Task, num_classes: int) -> str:
-    """The Keras loss that fits a task when the recipe names none.
+def default_loss(task: Task, num_classes: int, output_units: int | None = None) -> str:
+    """The Keras loss that fits a task (and the model's output width) when the recipe names none.
+
+    A binary task whose model ends in two units (a softmax over both classes, as many tutorials write it)
+    gets sparse categorical cross-entropy; one unit gets binary cross-entropy.
 
     >>> default_loss("multiclass", 10), default_loss("binary", 2), default_loss("regression", 1)
     ('sparse_categorical_crossentropy', 'binary_crossentropy', 'mse')
+    >>> default_loss("binary", 2, output_units=2)
+    'sparse_categorical_crossentropy'
     """
     if task == "regression":
         return "mse"
-    if task == "binary" or num_classes == 2 and task != "multiclass":
+    if (task == "binary" or num_classes == 2 and task != "multiclass") and output_units != 2:
         return "binary_crossentropy"
     return "sparse_categorical_crossentropy"
 
