@@ -42,3 +42,19 @@ def test_misspelt_names_and_arguments_are_explained():
     assert info.value.where == "train.optimizer.momentun"
     with pytest.raises(RecipeError, match="from_logits"):
         make_loss(LossSpec(type="CategoricalCrossentropy", from_logit=True), "unused")
+
+
+def test_a_regression_reports_mean_absolute_error_not_accuracy(tmp_path):
+    """The default metric, accuracy, reported a meaningless 0.0 for regressions."""
+    from serve_helpers import regression_csv
+
+    import kerasforge
+
+    run = kerasforge.train({"name": "reg", "seed": 0,
+                            "data": {"dataset": "csv", "path": str(regression_csv(tmp_path / "t.csv")), "target": "y"},
+                            "model": {"layers": [{"type": "Dense", "units": 8, "activation": "relu"},
+                                                 {"type": "Dense", "units": 1}]},
+                            "train": {"epochs": 2}},
+                           output_dir=tmp_path / "runs", show_summary=False, report=True, track=False)
+    assert "test_accuracy" not in run.metrics
+    assert run.metrics["test_mae"] > 0 and run.metrics["test_mae"] < 50

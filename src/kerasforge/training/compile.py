@@ -125,7 +125,7 @@ def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> di
         if unknown:
             raise RecipeError(f"the model has no output called {unknown[0]!r}." + did_you_mean(unknown[0], outputs),
                               where=f"train.loss_weights.{unknown[0]}", fix=f"Use the outputs' names: {', '.join(outputs)}.")
-    metrics = make_metrics(spec.metrics)
+    metrics = _for_task(make_metrics(spec.metrics), task)
     classes = _output_units(model)
     if len(outputs) == 1 and built[outputs[0]][1] == "sparse_categorical_crossentropy" and classes > 1:
         from .sparse_metrics import wrap_for_sparse_labels
@@ -135,12 +135,24 @@ def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> di
         loss, metric_arg = built[outputs[0]][0], metrics
     else:
         loss = {name: obj for name, (obj, _) in built.items()}
-        metric_arg = {name: make_metrics(spec.metrics) for name in outputs}
+        metric_arg = {name: _for_task(make_metrics(spec.metrics), task) for name in outputs}
     jit = spec.jit_compile if spec.jit_compile != "auto" else "auto"
     model.compile(optimizer=make_optimizer(spec.optimizer), loss=loss, loss_weights=loss_weights,
                   metrics=metric_arg, steps_per_execution=spec.steps_per_execution,
                   jit_compile=False if spec.run_eagerly else jit, run_eagerly=spec.run_eagerly)
     return {name: canonical for name, (_, canonical) in built.items()}
+
+
+def _for_task(metrics: list, task: str) -> list:
+    """Accuracy means nothing for a regression (it reported 0.0): there it is the mean absolute error.
+
+    >>> _for_task(["accuracy"], "regression"), _for_task(["accuracy"], "binary")
+    (['mae'], ['accuracy'])
+    """
+    if task != "regression":
+        return metrics
+    swapped = ["mae" if m == "accuracy" else m for m in metrics]
+    return list(dict.fromkeys(swapped)) if all(isinstance(m, str) for m in swapped) else swapped
 
 
 def _output_units(model) -> int:
