@@ -22,3 +22,14 @@ def test_predict_a_raw_example_with_a_subclassed_model(tmp_path):
     assert row["top"][0][0] == str(int(np.argmax(expected))) or row["top"][0][0] == run.data_info[
         "class_names"][int(np.argmax(expected))]
     assert abs(row["top"][0][1] - float(expected.max())) < 1e-5
+
+
+def test_kerasforge_predict_stays_the_function_after_its_module_is_imported():
+    """`import kerasforge.predict` (the serving code does) rebound `kerasforge.predict` to the module."""
+    import subprocess
+    import sys
+
+    code = ("import kerasforge.predict, kerasforge; from kerasforge.predict import predict as f; "
+            "assert kerasforge.predict is f, type(kerasforge.predict)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]

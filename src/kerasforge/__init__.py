@@ -14,6 +14,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import sys  # noqa: E402
+import types  # noqa: E402
+
 from .errors import KerasforgeError  # noqa: E402
 
 __all__ = ["__version__", "KerasforgeError", "Recipe", "load_recipe", "train", "load_run", "Run", "predict"]
@@ -37,3 +40,17 @@ def __getattr__(name: str):
 
         return predict
     raise AttributeError(f"module 'kerasforge' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """``kerasforge.predict`` is the function, also once the submodule of the same name is imported (the
+    import system would otherwise bind the package attribute to the module; the module stays importable as
+    ``from kerasforge.predict import ...``)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "predict" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
