@@ -31,12 +31,14 @@ def on_tensorflow(request):
     pytest.skip("passed in a TensorFlow child process (this process runs Keras on another backend)")
 
 
-def _roundtrip(model, x, tmp_path: Path) -> None:
+def _roundtrip(model, x, tmp_path: Path):
+    """Save, reload, and assert the reloaded model predicts the same; returns the reloaded model."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     before = np.asarray(model.predict(x, verbose=0))
     save_model(model, tmp_path, ["keras"])
     again = load_model_file(tmp_path / "model.keras")
     np.testing.assert_allclose(np.asarray(again.predict(x, verbose=0)), before, atol=1e-6)
+    return again
 
 
 def test_a_random_shear_model_reloads(tmp_path):
@@ -53,8 +55,9 @@ def test_a_tf_idf_vocabulary_shorter_than_max_tokens_reloads(tmp_path, on_tensor
 
     layer = keras.layers.TextVectorization(max_tokens=500, ngrams=2, output_mode="tf_idf", pad_to_max_tokens=True)
     layer.adapt(np.array(["good film", "bad film", "fine plot"] * 3, dtype=object))
-    _roundtrip(keras.Sequential([keras.Input((), dtype="string"), layer]),
-               np.array(["good plot", "bad"], dtype=object), tmp_path)
+    again = _roundtrip(keras.Sequential([keras.Input((), dtype="string"), layer]),
+                       np.array(["good plot", "bad"], dtype=object), tmp_path)
+    assert again.layers[0].get_vocabulary() == layer.get_vocabulary()  # the short vocabulary came back whole
 
 
 def test_vocabulary_terms_with_unicode_line_breaks_reload_in_any_mode(tmp_path, on_tensorflow):

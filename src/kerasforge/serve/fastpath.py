@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ServeError
+from .guard import replay_body
 from .inputs import Limits, dumps, parse_json
 from .registry import ModelRegistry
 from .tfserving import ROUTE, RunModel, answer, metadata_body, status_body
@@ -54,7 +55,7 @@ class PredictFastPath:
                 if body is None:  # the client went away
                     return
                 if tail == ":classify" and not _tf_classify(scope, body):
-                    await self.app(scope, _replay(body, receive), send)  # kforge's own :classify forms
+                    await self.app(scope, replay_body(body, receive), send)  # kforge's own :classify forms
                     return
                 model = self.registry.get(name, version, label)
                 payload, extra = await answer(tail[1:], model, parse_json(body), self.run_model, self.limits,
@@ -72,19 +73,6 @@ def _tf_classify(scope: dict, body: bytes) -> bool:
     content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
     return not content_type.startswith((b"multipart/", b"application/x-www-form-urlencoded")) and \
         b'"examples"' in body
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _read_body(receive: Any) -> bytes | None:

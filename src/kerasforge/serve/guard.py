@@ -209,16 +209,7 @@ class Guard:
             await _json(send, 413, "request_too_large", f"the request body is larger than the limit of "
                         f"{self.max_request_bytes} bytes; send a smaller body")
             return
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
 
     def _authorized(self, headers: dict[str, str]) -> bool:
         assert self.token is not None
@@ -283,3 +274,17 @@ async def _json(send: Any, status: int, code: str, message: str,
     body = json.dumps(error_body(code, message)).encode()
     await _respond(send, status, body, [(b"content-type", b"application/json"),
                                         (b"x-kforge-error", code.encode()), *(headers or [])])
+
+
+def replay_body(body: bytes, receive: Any) -> Any:
+    """An ASGI ``receive`` that hands the already-read ``body`` over once, then defers to ``receive``."""
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
