@@ -69,6 +69,11 @@ def open_for_prediction(path: Path) -> Opened:
         from .runs import load_run
 
         run = load_run(path)
+        from .export.inference_model import raw_example_model
+
+        views = raw_example_model(run)  # inputs cut from one raw example: its inference model takes that example
+        if views is not None:
+            return Opened(views[0], views[1], raw_inputs=True)
         return Opened(run.model, run.data_info, logits=emits_logits(run.recipe, run.data_info))
     card = read_json(path.parent / "model_card.json", None)
     configure_backend("auto")
