@@ -61,6 +61,26 @@ def test_the_inference_model_takes_one_raw_image_and_cuts_the_views(tmp_path):
     np.testing.assert_allclose(again.predict(raw, verbose=0), expected, atol=1e-5)
 
 
+def test_a_subclassed_model_gets_the_views_as_the_training_fed_them(tmp_path):
+    import keras
+
+    from kerasforge.export import build_inference_model
+
+    class TwoViews(keras.Model):  # no symbolic inputs: the views go in as a dict of flat vectors
+        def __init__(self):
+            super().__init__()
+            self.top, self.odd, self.head = keras.layers.Dense(4), keras.layers.Dense(4), keras.layers.Dense(10)
+
+        def call(self, inputs):
+            return self.head(keras.ops.concatenate([self.top(inputs["top"]), self.odd(inputs["odd"])], axis=-1))
+
+    model = TwoViews()
+    raw = np.random.default_rng(1).integers(0, 256, (4, 8, 8, 1)).astype("float32")
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(_cut(raw), verbose=0)))
+    wrapped = build_inference_model(Run(path=tmp_path, recipe=load_recipe(RECIPE), model=model, data_info=INFO))
+    np.testing.assert_allclose(wrapped.model.predict(raw, verbose=0), expected, atol=1e-5)
+
+
 def test_inputs_that_are_not_views_are_refused_with_the_reason(tmp_path):
     from kerasforge.export import build_inference_model
     from kerasforge.export.errors import ExportError
@@ -160,9 +180,12 @@ def test_serve_and_predict_take_a_plain_image(views_run, tmp_path):
     shutil.copytree(views_run.path, run_copy)
     reference = _views_reference_of(views_run, image)
 
-    (row,) = predict(run_copy, [file], top_k=1)  # the run folder itself: no export needed
+    array = tmp_path / "digit.npy"
+    np.save(array, image[..., 0])  # a (8, 8) uint8 array, as a user would save one
     best = int(np.argmax(reference))
-    assert row["top"][0][0] == str(best) and abs(row["top"][0][1] - reference[best]) < 1e-4
+    for model, given in ((run_copy, file), (run_copy, array), (run_copy / "model.keras", file)):
+        (row,) = predict(model, [given], top_k=1)  # the run folder or its model file: no export needed
+        assert row["top"][0][0] == str(best) and abs(row["top"][0][1] - reference[best]) < 1e-4, (model, given)
 
     body = {"instances": [image.astype(float).tolist()]}
     for exported in (False, True):  # the run's Keras model, then its ONNX export (served when present)
@@ -205,3 +228,40 @@ def test_the_recorded_views_are_plain_json(tmp_path):
     ds = load_dataset(DataSpec(dataset="digits", subset=50, views={"a": "8:16", "b": "0:8"}), seed=0)
     assert json.loads(json.dumps(ds.preprocessing["views"])) == {
         "kind": "image", "shape": [8, 8, 1], "runs": {"a": [[8, 16]], "b": [[0, 8]]}}
+
+
+def test_csv_column_groups_export_and_serve_a_plain_row(tmp_path):
+    """Two feature groups of a CSV (columns named out of order, one-hot columns in one group)."""
+    import kerasforge
+    from kerasforge.data import load_dataset
+    from kerasforge.export import export_run
+    from kerasforge.export.heldout import held_out_examples
+    from kerasforge.serve.app import create_app
+    from kerasforge.serve.registry import ModelRegistry
+
+    rows = ["weight,height,colour,species"] + [
+        f"{3 + i % 2 * 20 + i * 0.1:.1f},{20 + i % 2 * 30 + i % 5},{['red', 'blue', 'green'][i % 3]},{'cat dog'.split()[i % 2]}"
+        for i in range(60)]
+    (tmp_path / "animals.csv").write_text("\n".join(rows) + "\n")
+    run = kerasforge.train({
+        "name": "animals", "seed": 0,
+        "data": {"dataset": "csv", "path": str(tmp_path / "animals.csv"), "target": "species", "test_split": 0.25,
+                 "views": {"size": ["height", "weight"], "look": ["colour"]}},
+        "model": {"inputs": {"size": [2], "look": [3]},
+                  "layers": [{"type": "Concatenate", "inputs": ["size", "look"]},
+                             {"type": "Dense", "units": 2, "activation": "softmax"}]},
+        "train": {"epochs": 1, "loss": "sparse_categorical_crossentropy", "batch_size": 8}},
+        output_dir=tmp_path / "runs", show_summary=False, track=False)
+    assert run.data_info["preprocessing"]["views"]["runs"] == {"size": [[1, 2], [0, 1]], "look": [[2, 5]]}
+    results = export_run(run.path, ["keras", "onnx"], examples=15)
+    x, _ = held_out_examples(run, 15)
+    ds = load_dataset(run.recipe.data, run.recipe.seed, validation_split=run.recipe.train.validation_split)
+    reference = np.asarray(run.model.predict({k: v[:15] for k, v in ds.x_test.items()}, verbose=0))
+    assert x.shape == (15, 5) and results["onnx"].card["input_shape"] == [5]
+    from kerasforge.export.onnx import load
+
+    np.testing.assert_allclose(load(results["onnx"].path)(x), reference, atol=1e-5)
+    with running_server(create_app(ModelRegistry.from_paths([f"animals={run.path}"]))) as url:
+        answer = httpx.post(f"{url}/v1/models/animals:predict", json={"instances": x[:3].tolist()}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    np.testing.assert_allclose(answer.json()["predictions"], reference[:3], atol=1e-5)

@@ -75,7 +75,7 @@ def cut_views(x: Any, views: Views, trained: Any) -> dict[str, Any]:
     import keras
 
     width = math.prod(views.shape)
-    shapes = _input_shapes(trained)
+    shapes = _input_shapes(trained, views)
     missing = [name for name in shapes if name not in views.runs]
     if missing:
         raise ExportError(f"the model's input(s) {', '.join(missing)} are not views of the data "
@@ -93,9 +93,16 @@ def cut_views(x: Any, views: Views, trained: Any) -> dict[str, Any]:
     return feeds
 
 
-def _input_shapes(trained: Any) -> dict[str, tuple]:
-    """``{input name: shape of one example}`` of the trained model."""
-    return {str(t.name): tuple(t.shape[1:]) for t in trained.inputs}
+def _input_shapes(trained: Any, views: Views) -> dict[str, tuple]:
+    """``{input name: shape of one example}`` of the trained model; a subclassed model without symbolic
+    inputs gets the views as the training fed them (one flat vector each)."""
+    try:
+        inputs = list(trained.inputs or [])
+    except (AttributeError, ValueError):
+        inputs = []
+    if not inputs:
+        return {name: (sum(b - a for a, b in runs),) for name, runs in views.runs.items()}
+    return {str(t.name): tuple(t.shape[1:]) for t in inputs}
 
 
 def _from_raw_data(run) -> Views:
