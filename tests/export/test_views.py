@@ -187,19 +187,26 @@ def test_serve_and_predict_take_a_plain_image(views_run, tmp_path):
         (row,) = predict(model, [given], top_k=1)  # the run folder or its model file: no export needed
         assert row["top"][0][0] == str(best) and abs(row["top"][0][1] - reference[best]) < 1e-4, (model, given)
 
-    body = {"instances": [image.astype(float).tolist()]}
+    pixels = image.astype(float)
+    top, bottom = pixels.reshape(-1)[:32].tolist(), pixels.reshape(-1)[32:].tolist()
+    bodies = {  # body -> where its answer is
+        "raw image": ({"instances": [pixels.tolist()]}, "predictions"),
+        "raw image by its name": (None, "outputs"),  # the input's name comes from the metadata
+        "named views, row form": ({"instances": [{"top": top, "bottom": bottom}]}, "predictions"),
+        "named views, columnar form": ({"inputs": {"top": [top], "bottom": [bottom]}}, "outputs"),
+    }
     for exported in (False, True):  # the run's Keras model, then its ONNX export (served when present)
         if exported:
             export_run(run_copy, ["onnx"], examples=16)
         registry = ModelRegistry.from_paths([f"halves={run_copy}"])
         with running_server(create_app(registry)) as url:
-            answer = httpx.post(f"{url}/v1/models/halves:predict", json=body, timeout=60)
-            assert answer.status_code == 200, answer.text
-            named = httpx.post(f"{url}/v1/models/halves:predict", timeout=60,
-                               json={"inputs": {_input_name(url): [image.astype(float).tolist()]}})
-        np.testing.assert_allclose(answer.json()["predictions"][0], reference, atol=1e-4, err_msg=str(exported))
-        assert named.status_code == 200, named.text
-        np.testing.assert_allclose(named.json()["outputs"][0], reference, atol=1e-4)
+            for what, (body, key) in bodies.items():
+                body = body or {"inputs": {_input_name(url): [pixels.tolist()]}}
+                answer = httpx.post(f"{url}/v1/models/halves:predict", json=body, timeout=60)
+                assert answer.status_code == 200, (what, answer.text)
+                np.testing.assert_allclose(answer.json()[key][0], reference, atol=1e-4, err_msg=f"{what} {exported}")
+            missing = httpx.post(f"{url}/v1/models/halves:predict", json={"instances": [{"top": top}]}, timeout=60)
+        assert missing.status_code == 400 and "'bottom'" in missing.json()["error"], missing.text
 
 
 def _input_name(url: str) -> str:
