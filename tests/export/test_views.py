@@ -9,7 +9,7 @@ import shutil
 import httpx
 import numpy as np
 import pytest
-from serve_helpers import running_server
+from serve_helpers import free_port, running_server
 
 from kerasforge.recipe import load_recipe
 from kerasforge.runs import Run
@@ -199,14 +199,35 @@ def test_serve_and_predict_take_a_plain_image(views_run, tmp_path):
         if exported:
             export_run(run_copy, ["onnx"], examples=16)
         registry = ModelRegistry.from_paths([f"halves={run_copy}"])
-        with running_server(create_app(registry)) as url:
+        port = free_port()
+        with running_server(create_app(registry, grpc_address=("127.0.0.1", port))) as url:
             for what, (body, key) in bodies.items():
                 body = body or {"inputs": {_input_name(url): [pixels.tolist()]}}
                 answer = httpx.post(f"{url}/v1/models/halves:predict", json=body, timeout=60)
                 assert answer.status_code == 200, (what, answer.text)
                 np.testing.assert_allclose(answer.json()[key][0], reference, atol=1e-4, err_msg=f"{what} {exported}")
             missing = httpx.post(f"{url}/v1/models/halves:predict", json={"instances": [{"top": top}]}, timeout=60)
+            by_grpc = _grpc_predict(port, {"top": np.float32([top]), "bottom": np.float32([bottom])})
         assert missing.status_code == 400 and "'bottom'" in missing.json()["error"], missing.text
+        np.testing.assert_allclose(by_grpc[0], reference, atol=1e-4)
+
+
+def _grpc_predict(port: int, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """TF Serving's gRPC Predict with one tensor per named input, through the package's own stub."""
+    grpc = pytest.importorskip("grpc")
+    pytest.importorskip("tensorflow_serving.apis")
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "halves"
+    for name, array in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(array))
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=30)
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=60)
+    (tensor,) = response.outputs.values()
+    return tf.make_ndarray(tensor)
 
 
 def _input_name(url: str) -> str:
