@@ -69,7 +69,14 @@ def open_for_prediction(path: Path) -> Opened:
         from .runs import load_run
 
         run = load_run(path)
+        from .export.inference_model import raw_example_model
+
+        views = raw_example_model(run)  # inputs cut from one raw example: its inference model takes that example
+        if views is not None:
+            return Opened(views[0], views[1], raw_inputs=True)
         return Opened(run.model, run.data_info, logits=emits_logits(run.recipe, run.data_info))
+    if path.name == "model.keras" and _views_run(path.parent):  # a views run's own model: open the run
+        return open_for_prediction(path.parent)
     card = read_json(path.parent / "model_card.json", None)
     configure_backend("auto")
     from .saving import load_model_file
@@ -91,6 +98,12 @@ def open_for_prediction(path: Path) -> Opened:
         except KerasforgeError:
             logits = False
     return Opened(model, info, logits=logits)
+
+
+def _views_run(folder: Path) -> bool:
+    """``folder`` is a run whose model takes views of one raw example (``data.views``)."""
+    info = read_json(folder / "data.json", {}) if (folder / "run.json").is_file() else {}
+    return isinstance(info, dict) and isinstance(info.get("input_shape"), dict)
 
 
 def emits_logits(recipe: Any, data_info: dict | None = None) -> bool:

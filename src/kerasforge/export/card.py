@@ -19,7 +19,9 @@ One card sits beside each artifact in ``<run>/exports/<format>[-<quantize>]/``. 
 - ``preprocessing``: what the training did to this kind of input, from data.json (images: ``normalize``,
   ``offset``, ``divisor``, ``pixel_max``, ``image_size``, ``color_mode``; tabular: ``normalize``,
   ``offset``, ``divisor``; sequences: ``maxlen``, ``num_words``) plus ``built_in``: the layers that apply
-  it inside the exported graph, in words (nothing is left for the caller to do).
+  it inside the exported graph, in words (nothing is left for the caller to do); for a multi-input model fed
+  by ``data.views``, ``views``: {``kind``, ``shape`` (the raw example), ``runs`` ({input: [[start, stop), ...]]
+  of the flattened example)}, the cut the graph makes.
 - ``metrics``: the run's test metrics (metrics.json).
 - ``files``: {relative path: {``bytes``, ``sha256``}} for every file of the export but the card;
   ``size_bytes``: their total.
@@ -90,6 +92,7 @@ def make_card(run, inference, *, fmt: str, quantize: str | None, artifact: str, 
                   **({"range": [0, 255]} if inference.raw.kind == "image" else {})},
         "output": {**inference.output, **(names or {}).get("output", {})},
         "preprocessing": {**{k: pre.get(k) for k in PREPROCESSING_KEYS.get(inference.raw.kind, ()) if k in pre},
+                          **({"views": pre["views"]} if pre.get("views") else {}),  # inputs cut inside
                           "built_in": inference.built_in},
         "metrics": dict(run.metrics or {}),
         "files": files, "size_bytes": sum(f["bytes"] for f in files.values()),
