@@ -30,10 +30,18 @@ def held_out_examples(run, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
 
 
 def representative_examples(run, n: int = REPRESENTATIVE_EXAMPLES) -> np.ndarray:
-    """``n`` examples of ``run``'s TRAINING data (validation part excluded), drawn without replacement with
-    the recipe's seed, in the same raw form as :func:`held_out_examples` (what the exports take)."""
+    """``n`` examples of ``run``'s TRAINING data (the validation part carved as the training carved it, left
+    out), drawn without replacement with the recipe's seed, in the same raw form as
+    :func:`held_out_examples` (what the exports take)."""
+    from ..data.imbalance import make_rare
+    from ..data.split import split_validation
+
     loaded = _load(run, "training")
-    ds = loaded.dataset
+    ds, recipe = loaded.dataset, run.recipe
+    if recipe.data.imbalance:  # the training's own steps, in its order (see kerasforge.pipeline)
+        make_rare(ds, class_id=recipe.data.imbalance.class_id, fraction=recipe.data.imbalance.fraction,
+                  seed=recipe.seed)
+    ds = split_validation(ds, recipe.train.validation_split, seed=recipe.seed, stratify=recipe.data.stratify)
     total = len(ds.x_train)
     if total == 0:
         raise ExportError("the run's training data is empty, so there is nothing to calibrate an int8 "
