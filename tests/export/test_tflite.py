@@ -163,3 +163,28 @@ def test_a_model_taking_raw_text_is_refused_before_converting(text_run, capsys):
     err = capsys.readouterr().err
     assert "an int8 export cannot take raw text" in err and "export keras or savedmodel" in err
     assert not (text_run / "exports" / "tflite-int8").exists()
+
+
+def test_kforge_predict_reads_a_tflite_export_and_gives_probabilities(int8_exports, fashion_run, tmp_path):
+    from PIL import Image
+
+    from kerasforge.data.idx import read_idx
+    from kerasforge.predict import predict
+
+    images = read_idx(TEST_IMAGES)[:12]
+    files = []
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / f"{i}.png")
+        files.append(tmp_path / f"{i}.png")
+    np.save(tmp_path / "one.npy", images[0])
+    on_run = predict(fashion_run, files, top_k=10)
+    for export in (int8_exports / "tflite-int8", int8_exports / "tflite" / "model.tflite"):
+        rows = predict(export, [*files, tmp_path / "one.npy"], top_k=10)
+        assert len(rows) == 13 and rows[-1]["top"] == rows[0]["top"]  # the .npy is the first image
+        for row in rows:
+            assert sum(p for _, p in row["top"]) == pytest.approx(1.0, abs=0.04)
+        agree = [row["top"][0][0] == ref["top"][0][0] for row, ref in zip(rows, on_run, strict=False)]
+        assert sum(agree) >= 11, export
+    float_rows = predict(int8_exports / "tflite", files, top_k=10)
+    for got, ref in zip(float_rows, on_run, strict=True):  # the float32 export: the run's own probabilities
+        assert dict(got["top"]) == pytest.approx(dict(ref["top"]), abs=1e-4)

@@ -184,6 +184,29 @@ def load(folder: Path, rebuild: Callable | None = None, *, fmt: str = "tflite") 
     return predict
 
 
+class TFLiteModel:
+    """A ``model.tflite`` behind the part of a Keras model's interface ``kforge predict`` uses: ``inputs[0]``'s
+    ``shape``/``dtype`` and ``predict(x)`` (probabilities; an int8 export's quantization applied by
+    :func:`load`).
+
+    >>> TFLiteModel(Path("runs/x/exports/tflite-int8")).predict(pixels).shape   # doctest: +SKIP
+    (1, 10)
+    """
+
+    def __init__(self, folder: Path) -> None:
+        from types import SimpleNamespace
+
+        self._predict = load(Path(folder))
+        with _quiet():
+            detail = interpreter(Path(folder) / ARTIFACT).get_input_details()[0]
+        shape = tuple(None if int(d) < 0 else int(d) for d in detail["shape_signature"])
+        self.inputs = [SimpleNamespace(shape=(None, *shape[1:]), dtype=np.dtype(detail["dtype"]).name)]
+
+    def predict(self, x: np.ndarray, verbose: int = 0, batch_size: int = 256) -> np.ndarray:
+        """The model's output for ``x``, ``batch_size`` examples per interpreter call."""
+        return np.concatenate([self._predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
 def versions() -> dict[str, str]:
     """The interpreter's and TensorFlow's versions, for the model card."""
     found = {}
