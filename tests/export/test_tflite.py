@@ -50,6 +50,7 @@ def test_an_int8_export_has_integer_tensors_is_smaller_and_verifies(int8_exports
     assert "seed 1" in q["representative"]["source"]
     assert card["input"]["dtype"] == "uint8" and "uint8" in card["input"]["description"]
     assert card["output"]["dtype"] == "uint8"
+    assert main(["export", str(int8_exports / "tflite-int8"), "--verify-only", "--examples", "64", "-q"]) == 0
 
 
 def test_the_representative_set_is_a_seeded_draw_of_training_examples_as_raw_pixels(fashion_run):
