@@ -82,8 +82,8 @@ def _save(model, folder: Path, *, fmt: str = "tflite", quantize: str | None = No
 
         options["representative_dataset"] = calibration
         options["target_spec"]["supported_ops"] = {tf.lite.OpsSet.TFLITE_BUILTINS_INT8}
-        options["inference_input_type"] = tf.uint8  # a float input becomes uint8; word ids stay int32
-        options["inference_output_type"] = tf.uint8
+        options["inference_input_type"] = tf.as_dtype(INT8_IO)  # a float input becomes uint8; word ids stay int32
+        options["inference_output_type"] = tf.as_dtype(INT8_IO)
     with _quiet():
         model.export(str(target), format="litert", verbose=False, **options)
     return target
