@@ -77,7 +77,7 @@ def open_for_prediction(path: Path) -> Opened:
     if path.suffix == ".tflite" and path.is_file():  # a TFLite export (an int8 one quantized for it)
         from .export.tflite import TFLiteModel
 
-        return Opened(TFLiteModel(path.parent), _export_info(card if isinstance(card, dict) else {}),
+        return Opened(TFLiteModel(path), _export_info(card if isinstance(card, dict) else {}),
                       raw_inputs=True)
     configure_backend("auto")
     from .saving import load_model_file

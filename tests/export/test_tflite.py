@@ -186,6 +186,11 @@ def test_kforge_predict_reads_a_tflite_export_and_gives_probabilities(int8_expor
             assert sum(p for _, p in row["top"]) == pytest.approx(1.0, abs=0.04)
         agree = [row["top"][0][0] == ref["top"][0][0] for row, ref in zip(rows, on_run, strict=False)]
         assert sum(agree) >= 11, export
+    alone = tmp_path / "fashion.tflite"  # a file without its card: class ids for names
+    alone.write_bytes((int8_exports / "tflite" / "model.tflite").read_bytes())
+    (row,) = predict(alone, files[:1], top_k=1)
+    class_names = json.loads((fashion_run / "data.json").read_text())["class_names"]
+    assert class_names[int(row["top"][0][0])] == on_run[0]["top"][0][0]
     float_rows = predict(int8_exports / "tflite", files, top_k=10)
     for got, ref in zip(float_rows, on_run, strict=True):  # the float32 export: the run's own probabilities
         assert dict(got["top"]) == pytest.approx(dict(ref["top"]), abs=1e-4)

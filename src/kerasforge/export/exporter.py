@@ -60,9 +60,10 @@ def export_run(run_path: str | Path, formats: Iterable[str] | str, *, quantize: 
 
     ``formats`` are names of :data:`FORMATS` (``keras``, ``h5``, ``weights``, ``savedmodel``, ``tflite``,
     ``onnx``), comma lists, or ``tflite-float16``-style names; ``quantize`` (``dynamic``/``float16``/``int8``)
-    applies to those named without one (``int8``: tflite only, calibrated on the run's training examples). Exports go to ``output`` (default ``<run>/exports``). Every export
-    takes RAW inputs and is verified on ``examples`` held-out test examples; if any fails, nothing is
-    written and an :class:`ExportError` names the format and the layer or op at fault. With ``base_path``
+    applies to those named without one (``int8``: tflite only, calibrated on the run's training examples).
+    Exports go to ``output`` (default ``<run>/exports``). Every export takes RAW inputs and is verified on
+    ``examples`` held-out test examples; if any fails, nothing is written and an :class:`ExportError` names
+    the format and the layer or op at fault. With ``base_path``
     (one format), the export becomes the next version ``<base_path>/<N>/`` (TF Serving's layout).
 
     >>> export_run("runs/digits_mlp-20261123-101700", "keras,onnx")   # doctest: +SKIP

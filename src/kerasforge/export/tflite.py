@@ -166,12 +166,13 @@ def interpreter(path: Path):
 
 
 def load(folder: Path, rebuild: Callable | None = None, *, fmt: str = "tflite") -> Callable[[np.ndarray], np.ndarray]:
-    """Reload ``folder/model.tflite`` in the LiteRT interpreter; returns ``predict(x)`` (one batch per call).
+    """Reload ``folder/model.tflite`` (or a ``.tflite`` file) in the LiteRT interpreter; returns ``predict(x)``
+    (one batch per call).
 
     An int8 export's quantized input and output are handled here: ``x`` is quantized unless it is given in
     the input's own integer type, and the output comes back dequantized (probabilities as float32)."""
     with _quiet():
-        runner = interpreter(folder / ARTIFACT)
+        runner = interpreter(_artifact(folder))
     (inp,), (out,) = runner.get_input_details(), runner.get_output_details()
 
     def predict(x: np.ndarray) -> np.ndarray:
@@ -185,7 +186,7 @@ def load(folder: Path, rebuild: Callable | None = None, *, fmt: str = "tflite") 
 
 
 class TFLiteModel:
-    """A ``model.tflite`` behind the part of a Keras model's interface ``kforge predict`` uses: ``inputs[0]``'s
+    """A ``.tflite`` file (or an export folder's ``model.tflite``) behind the part of a Keras model's interface ``kforge predict`` uses: ``inputs[0]``'s
     ``shape``/``dtype`` and ``predict(x)`` (probabilities; an int8 export's quantization applied by
     :func:`load`).
 
@@ -193,18 +194,23 @@ class TFLiteModel:
     (1, 10)
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, path: Path) -> None:
         from types import SimpleNamespace
 
-        self._predict = load(Path(folder))
+        self._predict = load(Path(path))
         with _quiet():
-            detail = interpreter(Path(folder) / ARTIFACT).get_input_details()[0]
+            detail = interpreter(_artifact(Path(path))).get_input_details()[0]
         shape = tuple(None if int(d) < 0 else int(d) for d in detail["shape_signature"])
         self.inputs = [SimpleNamespace(shape=(None, *shape[1:]), dtype=np.dtype(detail["dtype"]).name)]
 
     def predict(self, x: np.ndarray, verbose: int = 0, batch_size: int = 256) -> np.ndarray:
         """The model's output for ``x``, ``batch_size`` examples per interpreter call."""
         return np.concatenate([self._predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def _artifact(path: Path) -> Path:
+    """``path`` itself when it is a ``.tflite`` file, else the export folder's ``model.tflite``."""
+    return path if path.suffix == ".tflite" and path.is_file() else path / ARTIFACT
 
 
 def versions() -> dict[str, str]:
