@@ -162,7 +162,8 @@ def throwaway_state(model) -> Iterator[Any]:
     if optimizer is not None and not optimizer.built:
         optimizer.build(model.trainable_variables)
     variables = list(model.variables) + (list(optimizer.variables) if optimizer is not None else [])
-    variables += _global_seed_variables()
+    global_seeds = _global_seed_variables()
+    variables += global_seeds
     saved = [np.array(keras.ops.convert_to_numpy(v.value), copy=True) for v in variables]
     python_state, numpy_state = random.getstate(), np.random.get_state()
     tf_rng = _tensorflow_rng()
@@ -180,6 +181,7 @@ def throwaway_state(model) -> Iterator[Any]:
         from .training.fastpath import _forget_compiled_functions
 
         _forget_compiled_functions(model)  # traced again by fit, with its own settings
+        _forget_new_global_seed_generator(bool(global_seeds))
         random.setstate(python_state)
         np.random.set_state(numpy_state)
         if tf_rng is not None:
@@ -187,12 +189,24 @@ def throwaway_state(model) -> Iterator[Any]:
 
 
 def _global_seed_variables() -> list:
+    """Keras' global seed generator's state, when one exists (asking for it would create one)."""
     try:
-        from keras.src.random.seed_generator import global_seed_generator
+        from keras.src.backend.common import global_state
 
-        return [global_seed_generator().state]
+        generator = global_state.get_global_attribute("global_seed_generator")
     except Exception:  # noqa: BLE001 - an older/newer Keras without it: nothing to keep
         return []
+    return [generator.state] if generator is not None else []
+
+
+def _forget_new_global_seed_generator(existed: bool) -> None:
+    """A global seed generator made during the rehearsal is dropped, so that the run makes its own as before."""
+    if existed:
+        return
+    with contextlib.suppress(Exception):
+        from keras.src.backend.common import global_state
+
+        global_state.set_global_attribute("global_seed_generator", None)
 
 
 def _tensorflow_rng():
