@@ -191,3 +191,17 @@ def _keras_file_weights(path: Path) -> list[np.ndarray]:
     with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as f:
         f.visititems(lambda name, obj: arrays.append(np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None)
     return arrays
+
+
+def test_skipped_when_switched_off_or_distributed(capsys):
+    """`train.rehearsal: false` skips it; a distributed run skips it (no process may run a step before the
+    collectives start together) and says so. Neither touches the prepared model (None here)."""
+    from kerasforge.console import set_quiet
+    from kerasforge.recipe import load_recipe
+    from kerasforge.rehearsal import before_training
+
+    set_quiet(False)
+    assert before_training(load_recipe(_recipe(rehearsal=False)), None) is None
+    assert before_training(load_recipe(_recipe()), None, distributed=True) is None
+    captured = capsys.readouterr()
+    assert "rehearsal: skipped (a distributed run" in captured.out + captured.err
