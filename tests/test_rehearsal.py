@@ -205,3 +205,12 @@ def test_skipped_when_switched_off_or_distributed(capsys):
     assert before_training(load_recipe(_recipe()), None, distributed=True) is None
     captured = capsys.readouterr()
     assert "rehearsal: skipped (a distributed run" in captured.out + captured.err
+
+
+def test_switching_the_rehearsal_off_does_not_change_the_runs_fingerprint():
+    """`--no-rehearsal` (train.rehearsal=false) on a rerun still resumes the interrupted run of the recipe."""
+    from kerasforge.recipe import load_recipe
+    from kerasforge.runs import fingerprint
+
+    assert fingerprint(load_recipe(_recipe())) == fingerprint(load_recipe(_recipe(rehearsal=False)))
+    assert fingerprint(load_recipe(_recipe())) != fingerprint(load_recipe(_recipe(epochs=3)))
