@@ -121,6 +121,9 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     if dist:
         say(f"  {dist.describe()}")
     prepared = prepare(recipe, data=data)
+    from .rehearsal import before_training
+
+    rehearsal = before_training(recipe, prepared, distributed=dist is not None)  # mistakes stop here, in seconds
     fit_recipe = shard_for_process(recipe, prepared, dist) if dist else recipe
     callbacks = [*peer_callbacks(), *(callbacks or [])]
     start = start_together(prepared.model, dist, recipe, output_dir, resume) if dist else 0  # the chief's resume point
@@ -130,6 +133,8 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     if dist:
         update_run_info(run_dir, distribution=dist.as_dict())
         watch_run(run_dir)
+    if rehearsal is not None:
+        update_run_info(run_dir, rehearsal=rehearsal)
     if code_dir is not None:  # where predict/export/serve --trust-code find the recipe's modules
         update_run_info(run_dir, code_dir=str(code_dir))
     if show_summary and not is_quiet():

@@ -451,6 +451,9 @@ class TrainSpec(Section):
     verbose: Literal["auto", 0, 1, 2] = "auto"
     run_eagerly: bool = Field(False, description="run the model's Python code step by step (for debugging with "
                               "print/breakpoints; slow): Keras' compile(run_eagerly=True), no fast path")
+    rehearsal: bool = Field(True, description="before the first epoch, one training step, one evaluation step, a "
+                            "prediction and a save/reload round trip on a few real examples (seconds; catches "
+                            "mistakes that would stop training midway); --no-rehearsal skips it")
 
     @model_validator(mode="before")
     @classmethod
