@@ -214,3 +214,19 @@ def test_switching_the_rehearsal_off_does_not_change_the_runs_fingerprint():
 
     assert fingerprint(load_recipe(_recipe())) == fingerprint(load_recipe(_recipe(rehearsal=False)))
     assert fingerprint(load_recipe(_recipe())) != fingerprint(load_recipe(_recipe(epochs=3)))
+
+
+def test_a_failure_while_preparing_that_is_not_kerasforges_is_one_paragraph_naming_the_model():
+    from kerasforge.recipe import load_recipe
+    from kerasforge.rehearsal import prepare_explained
+
+    def prepare(recipe, **kwargs):  # what `prepare` raises when Keras cannot build a model on the data
+        raise ValueError("Input 0 of layer 'dense' is incompatible with the layer\n  expected axis -1 ...")
+
+    recipe = load_recipe(_recipe())
+    with pytest.raises(TrainError) as failed:
+        prepare_explained(prepare, recipe, data=None)
+    message = failed.value.message
+    assert message.startswith("model: the model could not be prepared on the real data"), message
+    assert "incompatible with the layer" in message and "\n" not in message and "Traceback" not in message
+    assert prepare_explained(lambda recipe, **kwargs: ("prepared", kwargs), recipe, data=1) == ("prepared", {"data": 1})

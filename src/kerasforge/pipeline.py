@@ -120,8 +120,9 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     say(f"[bold]kerasforge[/bold] {recipe.name}: loading {recipe.data.dataset} (backend: {backend})")
     if dist:
         say(f"  {dist.describe()}")
-    prepared = prepare(recipe, data=data)
-    from .rehearsal import before_training
+    from .rehearsal import before_training, prepare_explained
+
+    prepared = prepare_explained(prepare, recipe, data=data)  # a model that cannot be built: one paragraph
 
     rehearsal = before_training(recipe, prepared, distributed=dist is not None)  # mistakes stop here, in seconds
     fit_recipe = shard_for_process(recipe, prepared, dist) if dist else recipe

@@ -111,8 +111,15 @@ def check_with_data(recipe) -> dict[str, Any]:
 
     configure_backend(requested_backend(recipe), dense=dense_only(recipe.model))
     set_random_seed(recipe.seed)
+    return rehearse(recipe, prepare_explained(prepare, recipe))
+
+
+def prepare_explained(prepare, recipe, **kwargs):
+    """``prepare(recipe, **kwargs)``, with a failure that is not already kerasforge's (a model that cannot be
+    built or fitted on the real data) turned into one paragraph naming the field, as ``kforge train`` and
+    ``kforge check --data`` both report it."""
     try:
-        prepared = prepare(recipe)
+        return prepare(recipe, **kwargs)
     except KerasforgeError:
         raise
     except Exception as exc:  # noqa: BLE001 - the model cannot be built or fitted on the real data
@@ -122,7 +129,6 @@ def check_with_data(recipe) -> dict[str, Any]:
                          where=_custom_field(recipe, "model") or "model",
                          fix="Check model.* (input_shape, the first layers) against the data (data.*); "
                          "--debug shows the traceback.") from None
-    return rehearse(recipe, prepared)
 
 
 def describe(figures: dict[str, Any]) -> str:
