@@ -380,7 +380,8 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     if streamed:  # batches read from the decoded cache by Grain, a seeded permutation per epoch
         from .data.stream import fit_streamed
 
-        fit_arrays = functools.partial(fit_streamed, prepared.model, seed=recipe.seed)
+        fit_arrays = functools.partial(fit_streamed, prepared.model, seed=recipe.seed,
+                                       shard=prepared.data_plan.shard, multiple=prepared.data_plan.shard_multiple)
 
     def fit_once(batch_size: int) -> None:
         first = max(initial_epoch, len(history.get("epoch", [])))  # after an OOM retry: the epochs done
