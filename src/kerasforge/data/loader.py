@@ -116,10 +116,10 @@ def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
     if compact and not spec.views and (ds.kind == "image" or (ds.kind == "tabular" and ds.cache)):
         if ds.kind == "image":
             offset, divisor = image_statistics(ds.x_train, spec.normalize, loaded.pixel_max)  # type: ignore[arg-type]
-        else:  # a table from the cache: statistics over the whole training split, in chunks
-            from .table_cache import table_statistics
+        else:  # a table from the cache: statistics over the whole training split, in chunks (with the
+            from .table_cache import table_statistics  # validation rows, as the in-memory path computes them)
 
-            offset, divisor = table_statistics(ds.x_train, spec.normalize)  # type: ignore[arg-type]
+            offset, divisor = table_statistics([ds.x_train, ds.x_val], spec.normalize)  # type: ignore[list-item]
         ds.preprocessing["pending"] = {"normalize": spec.normalize, "offset": offset, "divisor": divisor,
                                        "pixel_max": loaded.pixel_max}
     else:

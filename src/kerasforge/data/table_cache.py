@@ -537,24 +537,33 @@ def load_table(path: str | Path, target: str, test_split: float, picker: Picker,
     return Loaded(ds, feature_columns=m["feature_columns"])
 
 
-def table_statistics(x: np.ndarray, how: str, chunk_rows: int = CHUNK_ROWS) -> tuple[list[float], list[float]]:
-    """``(offset, divisor)`` per column of ``normalize: how`` over the training features ``x``, in
-    chunks (the whole split, never a copy of it): min-max for "scale", mean and standard deviation for
-    "standardize", as :func:`kerasforge.data.preprocess.normalize` computes them in memory.
+def table_statistics(x: np.ndarray | list[np.ndarray], how: str,
+                     chunk_rows: int = CHUNK_ROWS) -> tuple[list[float], list[float]]:
+    """``(offset, divisor)`` per column of ``normalize: how`` over the training features ``x`` (or the
+    rows of several arrays together: a validation split carved in the cache was part of the training
+    split when the in-memory path normalised it), in chunks, never a copy of the split: min-max for
+    "scale", mean and standard deviation for "standardize", as
+    :func:`kerasforge.data.preprocess.normalize` computes them in memory.
 
     >>> table_statistics(np.asarray([[0, 1], [2, 5]], np.float32), "scale")
     ([0.0, 1.0], [2.0, 4.0])
     """
-    width = x.shape[1]
-    if how not in ("scale", "standardize") or not len(x):
+    parts = [a for a in (x if isinstance(x, list) else [x]) if a is not None]
+    width, rows = parts[0].shape[1], sum(len(a) for a in parts)
+    if how not in ("scale", "standardize") or not rows:
         return [0.0] * width, [1.0] * width
-    chunks = [(s, min(s + chunk_rows, len(x))) for s in range(0, len(x), chunk_rows)]
+
+    def chunks(dtype):
+        for a in parts:
+            for start in range(0, len(a), chunk_rows):
+                yield np.asarray(a[start:start + chunk_rows], dtype)
+
     if how == "scale":
-        lo = np.min([np.asarray(x[a:b]).min(axis=0) for a, b in chunks], axis=0).astype(np.float32)
-        hi = np.max([np.asarray(x[a:b]).max(axis=0) for a, b in chunks], axis=0).astype(np.float32)
+        lo = np.min([c.min(axis=0) for c in chunks(np.float32) if len(c)], axis=0).astype(np.float32)
+        hi = np.max([c.max(axis=0) for c in chunks(np.float32) if len(c)], axis=0).astype(np.float32)
         div = np.where(hi > lo, hi - lo, 1).astype(np.float32)
         return lo.tolist(), div.tolist()
-    mean = np.sum([np.asarray(x[a:b], np.float64).sum(axis=0) for a, b in chunks], axis=0) / len(x)
-    var = np.sum([np.square(np.asarray(x[a:b], np.float64) - mean).sum(axis=0) for a, b in chunks], axis=0) / len(x)
+    mean = np.sum([c.sum(axis=0) for c in chunks(np.float64)], axis=0) / rows
+    var = np.sum([np.square(c - mean).sum(axis=0) for c in chunks(np.float64)], axis=0) / rows
     std = np.sqrt(var).astype(np.float32)
     return mean.astype(np.float32).tolist(), np.where(std > 0, std, 1).astype(np.float32).tolist()
