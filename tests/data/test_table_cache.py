@@ -81,6 +81,22 @@ def test_subset_and_integer_classes_and_regression(tmp_path: Path, cache_dir: Pa
     assert chunked.dataset.task == "regression" and chunked.dataset.y_train.dtype == np.float32
 
 
+def test_text_showing_late_in_a_number_column(tmp_path: Path, cache_dir: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column of distinct numbers (codes given up after LEVEL_CAP) with a word in the last chunk, and a
+    numeric-looking target with a word late: both are text, their levels read again, as in memory."""
+    monkeypatch.setattr(table_cache, "LEVEL_CAP", 50)
+    rng = np.random.default_rng(2)
+    lines = ["f,g,y"] + [f"{rng.random():.6f},{i % 3},{i % 2 + 1}" for i in range(3000)]
+    lines[-2] = "unknown,1,two"
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines))
+    memory = load_csv(path, "y", 0.2, Picker(None, 0))
+    chunked = load_table(path, "y", 0.2, Picker(None, 0), chunk_rows=256)
+    assert_same(memory, chunked)
+    assert chunked.dataset.class_names == ["1", "2", "two"] and chunked.dataset.x_train.shape[1] > 2000
+
+
 def test_parquet_equals_the_csv_in_memory(tmp_path: Path, cache_dir: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")

@@ -121,7 +121,7 @@ def _csv_chunks(path: Path, chunk_rows: int, state: dict[str, Any]) -> Iterator[
         line = 1
         try:
             for raw in reader:
-                row = [c.strip() for c in raw]
+                row = list(map(str.strip, raw))
                 if not any(row):
                     continue
                 if header is None:
@@ -199,9 +199,18 @@ def _number_or_nan(cell: str) -> float:
     return np.nan if number is None else number
 
 
-def _numbers(cells: list[str]) -> np.ndarray:
-    """Cells (missing already "") as float64, NaN where missing or not a number (csv_table's parse)."""
-    return np.fromiter(map(_number_or_nan, cells), np.float64, len(cells))
+def _numbers(cells: list[str]) -> np.ndarray | None:
+    """Cells (missing already "") as float64 with NaN where missing, or ``None`` when a cell is not a
+    (finite) number: csv_table's parse. numpy converts a list of str with Python's own ``float``, all at
+    once; the cells go one by one only when a NaN or an infinity shows that was not a missing cell."""
+    try:
+        values = np.array([c or "nan" for c in cells], np.float64)
+    except ValueError:
+        return None  # a word
+    bad = ~np.isfinite(values)
+    if bad.any() and not np.array_equal(np.flatnonzero(bad), np.flatnonzero(np.asarray(cells, object) == "")):
+        return None  # "-nan", "1e999", "inf": not finite numbers, so text (an infinity is refused anyway)
+    return values
 
 
 def _append(file: Path, values: np.ndarray) -> None:
@@ -225,12 +234,19 @@ class _Column:
     typed: bool = False  # a numeric Parquet column (never text)
 
 
-def _cells_of(values: list[str] | np.ndarray) -> tuple[list[str] | None, np.ndarray]:
-    """``(text cells with missing as "", or None for numbers, numbers with NaN where missing)``."""
+def _cells_of(values: list[str] | np.ndarray) -> list[str] | None:
+    """Text cells with missing ones as "" (``None`` for a numeric Parquet column)."""
     if isinstance(values, np.ndarray):
-        return None, values
-    cells = ["" if c in MISSING else c for c in values]
-    return cells, _numbers(cells)
+        return None
+    return ["" if c in MISSING else c for c in values]
+
+
+def _kept(chunk: _Chunk, t: int) -> np.ndarray:
+    """Indices of the chunk's rows that have a target value."""
+    values = chunk.columns[t]
+    if isinstance(values, np.ndarray):
+        return np.flatnonzero(~np.isnan(values))
+    return np.flatnonzero([v not in MISSING for v in values])
 
 
 class _Pass:
@@ -255,41 +271,40 @@ class _Pass:
         return self.work / f"code{c}.i32"
 
     def feed(self, chunk: _Chunk) -> None:
-        n = len(chunk.lines)
-        self.rows += n
+        self.rows += len(chunk.lines)
         self._check_inf(chunk)
-        tcells, tnums = _cells_of(chunk.columns[self.t])
-        keep = ~np.isnan(tnums) if tcells is None else np.fromiter((c != "" for c in tcells), bool, n)
-        idx = np.flatnonzero(keep)
+        idx = _kept(chunk, self.t)
         self.kept += len(idx)
         for c, values in enumerate(chunk.columns):
-            cells, nums = (tcells, tnums) if c == self.t else _cells_of(values)
             col = self.columns[c]
-            nums = nums[idx]
-            if cells is None:
-                col.typed = True
+            if isinstance(values, np.ndarray):  # a numeric Parquet column
+                nums = values[idx]
                 missing = np.isnan(nums)
+                col.typed = True
+                col.missing += int(missing.sum())
                 if missing.all() and col.levels is not None:
                     codes = np.full(len(idx), col.levels.setdefault("", len(col.levels)), np.int32)
                     _append(self.code_file(c), codes)
                 elif not missing.all():
                     col.any_number, col.levels = True, None
             else:
-                kept_cells = [cells[i] for i in idx]
-                missing = np.fromiter((v == "" for v in kept_cells), bool, len(kept_cells))
-                present = ~np.isnan(nums)
-                if (~missing & ~present).any():
+                cells = _cells_of([values[i] for i in idx])
+                assert cells is not None
+                nums = _numbers(cells) if col.numeric else None
+                if nums is None:
                     col.numeric = False
-                col.any_number |= bool(present.any())
+                else:
+                    missing = np.isnan(nums)
+                    col.any_number |= bool((~missing).any())
+                    col.missing += int(missing.sum())
                 if col.levels is not None:
                     levels = col.levels
-                    codes = np.fromiter((levels.setdefault(v, len(levels)) for v in kept_cells), np.int32,
-                                        len(kept_cells))
+                    codes = np.fromiter((levels.setdefault(v, len(levels)) for v in cells), np.int32, len(cells))
                     _append(self.code_file(c), codes)
                     if col.numeric and len(levels) > LEVEL_CAP:
                         col.levels = None  # a number column: re-read its cells only if it turns out text
-            col.missing += int(missing.sum())
-            _append(self.num_file(c), nums)
+            if nums is not None:
+                _append(self.num_file(c), nums)
 
     def _check_inf(self, chunk: _Chunk) -> None:
         if self.inf is not None:
@@ -298,9 +313,11 @@ class _Pass:
         for c, values in enumerate(chunk.columns):
             if isinstance(values, np.ndarray):
                 bad = np.flatnonzero(np.isinf(values))
-                hit = (int(bad[0]), c, repr(float(values[bad[0]]))) if len(bad) else None
+                hit = (int(bad[0]), c, str(float(values[bad[0]]))) if len(bad) else None
+            elif "inf" in "\0".join(values).lower():  # rare: look cell by cell only then
+                hit = next(((i, c, v) for i, v in enumerate(values) if _is_inf(v)), None)
             else:
-                hit = next(((i, c, v) for i, v in enumerate(values) if v and v[-1] in "fFyY" and _is_inf(v)), None)
+                hit = None
             if hit is not None and (first is None or hit[0] < first[0]):
                 first = hit
         if first is not None:
@@ -309,8 +326,7 @@ class _Pass:
     def raise_inf(self, word: str) -> None:
         if self.inf is not None:
             line, c, cell = self.inf
-            cell = cell if cell.startswith("'") else repr(cell)
-            raise DataError(f"{word} {line}, column '{self.header[c]}' holds {cell}, not a finite number",
+            raise DataError(f"{word} {line}, column '{self.header[c]}' holds {cell!r}, not a finite number",
                             where=str(self.path), fix="Replace it with a real value, or leave the cell empty "
                             "for a missing value.")
 
@@ -322,15 +338,12 @@ def _rescan_levels(chunks: Iterator[_Chunk], work: Path, wanted: list[int], t: i
     outs = {c: open(work / f"code{c}.i32", "wb") for c in wanted}  # noqa: SIM115
     try:
         for chunk in chunks:
-            tcells, tnums = _cells_of(chunk.columns[t])
-            n = len(chunk.lines)
-            keep = ~np.isnan(tnums) if tcells is None else np.fromiter((c != "" for c in tcells), bool, n)
+            idx = _kept(chunk, t)
             for c in wanted:
-                cells, _ = _cells_of(chunk.columns[c])
+                cells = _cells_of([chunk.columns[c][i] for i in idx])
                 assert cells is not None
                 lv = levels[c]
-                codes = np.fromiter((lv.setdefault(cells[i], len(lv)) for i in np.flatnonzero(keep)), np.int32)
-                outs[c].write(codes.tobytes())
+                outs[c].write(np.fromiter((lv.setdefault(v, len(lv)) for v in cells), np.int32, len(cells)).tobytes())
     finally:
         for fh in outs.values():
             fh.close()
@@ -348,10 +361,11 @@ def _sorted_remap(levels: dict[str, int]) -> tuple[list[str], np.ndarray]:
     return names, remap
 
 
-def _target(col: _Column, nums: np.ndarray, codes: np.ndarray | None, path: Path, name: str
+def _target(col: _Column, nums: np.ndarray | None, codes: np.ndarray | None, path: Path, name: str
             ) -> tuple[np.ndarray, list[str], str]:
     """Class ids (or float targets), class names and task, as :func:`csv_table._target` decides."""
-    if col.numeric:
+    if nums is not None:
+        nums = np.asarray(nums)
         distinct = np.unique(nums)
         if len(distinct) <= MAX_INT_CLASSES and all(float(n).is_integer() for n in distinct):
             names = [str(int(n)) for n in distinct]
@@ -455,11 +469,11 @@ def cached_table(path: Path, target: str, test_split: float, picker: Picker, *, 
         if redo:
             for c, lv in _rescan_levels(chunks(path, chunk_rows, {}), work, redo, t).items():
                 cols[c].levels = lv
-        nums = {c: np.memmap(work / f"num{c}.f64", np.float64, "r", shape=(scan.kept,)) if scan.kept else
-                np.zeros(0) for c in range(len(header))}
+        nums = {c: np.memmap(work / f"num{c}.f64", np.float64, "r", shape=(scan.kept,))
+                for c in range(len(header)) if c not in text_cols}
         codes = {c: np.fromfile(work / f"code{c}.i32", np.int32) if c == t else
                  np.memmap(work / f"code{c}.i32", np.int32, "r", shape=(scan.kept,)) for c in text_cols}
-        y, class_names, task = _target(cols[t], np.asarray(nums[t]), codes.get(t), path, target)
+        y, class_names, task = _target(cols[t], nums.get(t), codes.get(t), path, target)
         if task != "regression" and len(class_names) < 2:
             raise DataError(f"column '{target}' holds a single class ({class_names[0]})", where=str(path),
                             fix="A classifier needs examples of at least two classes.")
