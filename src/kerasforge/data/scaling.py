@@ -106,8 +106,9 @@ def scale_inside(model: Any, ds: Dataset, natural_shape: tuple) -> Any:
     ds.preprocessing.update(normalize=pending["normalize"], offset=[0.0] * channels, divisor=[1.0] * channels,
                             pixel_max=pending.get("pixel_max"), in_model=pending)
     kept = "kept pixels as uint8" if ds.kind == "image" else "kept the features raw"
-    ds.notes.append(f"{kept}; the model's first layer scales them ({pending['normalize']}: "
-                    f"(x - {pending['offset']}) / {pending['divisor']})")
+    how = f"(x - {pending['offset']}) / {pending['divisor']}" if channels <= 8 else \
+        f"per feature, {channels} offsets and divisors in data.json"
+    ds.notes.append(f"{kept}; the model's first layer scales them ({pending['normalize']}: {how})")
     return scaled
 
 
