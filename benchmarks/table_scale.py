@@ -8,7 +8,7 @@ the second reuses it. Reports the CSV size, peak RSS, the path the pre-flight ch
 preparation and epoch time; prints a table and writes JSON.
 
 Example:
-    python benchmarks/table_scale.py --gib 1.3 --limit 1G --json benchmarks/table_scale.json
+    python benchmarks/table_scale.py --gib 1.3 --limit 1G --json benchmarks/results/table_scale.json
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--columns", type=int, default=16)
     parser.add_argument("--limit", default="1G")
     parser.add_argument("--workdir", default="/tmp/kforge-table-scale")
-    parser.add_argument("--json", default="benchmarks/table_scale.json")
+    parser.add_argument("--json", default="benchmarks/results/table_scale.json")
     args = parser.parse_args()
     from kerasforge.data.memory import parse_bytes
 

@@ -183,3 +183,19 @@ def test_statistics_over_the_whole_split_match_in_memory(tmp_path: Path) -> None
         offset, divisor = table_statistics(x, how, chunk_rows=997)
         assert np.allclose(offset, ds.preprocessing["offset"], rtol=1e-6)
         assert np.allclose(divisor, ds.preprocessing["divisor"], rtol=1e-6)
+
+
+def test_parquet_errors_name_the_row_and_column(tmp_path: Path, cache_dir: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    values = np.arange(5000, dtype=np.float64)
+    values[4990] = -np.inf
+    pq.write_table(pa.table({"a": values, "label": ["x", "y"] * 2500}), tmp_path / "inf.parquet", row_group_size=700)
+    with pytest.raises(DataError, match=r"row 4991, column 'a' holds '-inf', not a finite number"):
+        load_table(tmp_path / "inf.parquet", "label", 0.2, Picker(None, 0), chunk_rows=500)
+    with pytest.raises(DataError, match=r"has no column 'lable' \(the target\)\. Did you mean 'label'"):
+        load_table(tmp_path / "inf.parquet", "lable", 0.2, Picker(None, 0))
+    (tmp_path / "text.parquet").write_text("a,label\n1,x\n")
+    with pytest.raises(DataError, match="cannot be read as Parquet"):
+        load_table(tmp_path / "text.parquet", "label", 0.2, Picker(None, 0))
+    assert not cache_dir.exists() or not any(cache_dir.iterdir())
