@@ -163,7 +163,7 @@ class DataSpec(Section):
         if self.dataset in ("image_folder", "text_folder", "csv", "parquet") and not self.path:
             raise PydanticCustomError(
                 "path_required", "dataset '{dataset}' needs a 'path' (a folder, .zip or .tar.gz, or a "
-                "file for csv): add `path: my/data` under data",
+                "file for csv or parquet): add `path: my/data` under data",
                 {"dataset": self.dataset})
         if self.dataset in ("csv", "parquet") and not self.target:
             raise PydanticCustomError(
