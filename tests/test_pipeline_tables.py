@@ -28,7 +28,7 @@ def recipe(path: Path, out: Path, stream, normalize: str = "standardize") -> dic
                      "target": "kind", "stream": stream, "normalize": normalize},
             "model": {"layers": [{"type": "Dense", "units": 16, "activation": "relu"},
                                  {"type": "Dense", "units": 2, "activation": "softmax"}]},
-            "train": {"epochs": 12, "batch_size": 32, "validation_split": 0.2, "shuffle": False,
+            "train": {"epochs": 6, "batch_size": 32, "validation_split": 0.2, "shuffle": False,
                       "optimizer": {"type": "adam", "learning_rate": 0.02}},
             "output": {"dir": str(out), "formats": ["keras"]}}
 
