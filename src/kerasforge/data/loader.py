@@ -39,8 +39,14 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
                                    validation_split=validation_split, stratify=spec.stratify)
     elif spec.dataset == "text_folder":
         loaded = load_text_folder(spec.path, spec.test_split, picker)  # type: ignore[arg-type]
-    elif spec.dataset == "csv":
-        loaded = load_csv(spec.path, spec.target, spec.test_split, picker)  # type: ignore[arg-type]
+    elif spec.dataset in ("csv", "parquet"):
+        from .table_cache import load_table, use_cache
+
+        if spec.dataset == "parquet" or use_cache(spec.path, spec.stream):  # type: ignore[arg-type]
+            loaded = load_table(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
+                                validation_split=validation_split)
+        else:
+            loaded = load_csv(spec.path, spec.target, spec.test_split, picker)  # type: ignore[arg-type]
     elif spec.dataset == "python":
         from ..errors import DataError
 
@@ -55,7 +61,7 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
 
 
 def _fallback_spec(spec: DataSpec) -> DataSpec:
-    keep_path = spec.fallback in ("image_folder", "text_folder", "csv")
+    keep_path = spec.fallback in ("image_folder", "text_folder", "csv", "parquet")
     return spec.model_copy(update={"dataset": spec.fallback, "fallback": None,
                                    "path": spec.path if keep_path else None})
 
@@ -107,8 +113,13 @@ def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
     ds = loaded.dataset
     if spec.imbalance:
         make_rare(ds, class_id=spec.imbalance.class_id, fraction=spec.imbalance.fraction, seed=seed)
-    if compact and ds.kind == "image" and not spec.views:
-        offset, divisor = image_statistics(ds.x_train, spec.normalize, loaded.pixel_max)  # type: ignore[arg-type]
+    if compact and not spec.views and (ds.kind == "image" or (ds.kind == "tabular" and ds.cache)):
+        if ds.kind == "image":
+            offset, divisor = image_statistics(ds.x_train, spec.normalize, loaded.pixel_max)  # type: ignore[arg-type]
+        else:  # a table from the cache: statistics over the whole training split, in chunks (with the
+            from .table_cache import table_statistics  # validation rows, as the in-memory path computes them)
+
+            offset, divisor = table_statistics([ds.x_train, ds.x_val], spec.normalize)  # type: ignore[list-item]
         ds.preprocessing["pending"] = {"normalize": spec.normalize, "offset": offset, "divisor": divisor,
                                        "pixel_max": loaded.pixel_max}
     else:
