@@ -110,7 +110,8 @@ def test_slurm_node_lists_and_what_the_flags_override(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scheduler", sorted(EXAMPLES))
+@pytest.mark.parametrize("scheduler", [pytest.param(s, marks=[pytest.mark.full] if s != "slurm" else [])
+                                       for s in sorted(EXAMPLES)])  # each trains 2 processes: one in the default set
 def test_each_example_trains_as_two_processes_on_this_machine(scheduler, tmp_path):
     count, envs, args = EXAMPLES[scheduler]()
     port = free_port()

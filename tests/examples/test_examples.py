@@ -26,7 +26,10 @@ def test_every_example_is_tested():
     assert {p.name for p in EXAMPLES.glob("*.py")} == set(EXPECTED)
 
 
-@pytest.mark.parametrize("script", [pytest.param(s, marks=[pytest.mark.slow] if s in SLOW else [])
+FULL = {"04_compiled_vs_eager.py", "05_three_model_apis.py"}  # the longest two: the full set only
+
+
+@pytest.mark.parametrize("script", [pytest.param(s, marks=[pytest.mark.slow] * (s in SLOW) + [pytest.mark.full] * (s in FULL))
                                     for s in sorted(EXPECTED)])
 def test_example_runs(script):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

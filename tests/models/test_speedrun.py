@@ -108,6 +108,8 @@ def test_saved_model_reloads_with_identical_predictions(tmp_path):
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
+@pytest.mark.slow
+@pytest.mark.full  # a minute of CIFAR-10 training on CI's 2 cores
 def test_recipe_learns_cifar10_through_the_pipeline(shared_data, monkeypatch, tmp_path):
     if not (shared_data / "cifar10-jpeg.npz").is_file():
         pytest.skip(f"CIFAR-10 (cifar10-jpeg.npz) is not in {shared_data}")

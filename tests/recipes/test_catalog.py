@@ -73,6 +73,8 @@ def test_results_table_is_created_when_missing(tmp_path):
     assert len(lines) == 1 and "75.00%" in lines[0]
 
 
+@pytest.mark.slow
+@pytest.mark.full  # two trainings of a rare-class recipe
 def test_bench_of_an_imbalance_recipe_also_trains_the_unweighted_run_and_compares_rare_class_recall(tmp_path):
     recipe = tmp_path / "rare_digit.yaml"
     recipe.write_text(

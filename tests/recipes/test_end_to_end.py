@@ -32,8 +32,18 @@ def overrides(name: str) -> list[str]:
     return OWN[name] if name in OWN else SMOKE[name][0]
 
 
+# The default set (what CI runs) covers one recipe of each kind of model and path — dense on JAX, CNN on
+# TensorFlow, augmentation, LSTM, raw text, two views, a subclassed model, class weights; the recipes that
+# repeat one of these kinds on more data, or take minutes (CIFAR-10, cats vs dogs, transfer), run in the
+# full set (`bash scripts/test.sh --full`).
+FULL_ONLY = {"cats_dogs_scratch", "cifar10_cnn", "cifar10_resnet", "cifar10_speedrun", "fashion_mnist_best",
+             "fashion_mnist_cnn", "fashion_mnist_cnn_tune", "fashion_mnist_cnn_tuned", "fashion_mnist_mlp",
+             "imbalanced_focal", "l2", "lr_schedule", "mnist_mlp_bn", "transfer_mobilenetv2"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(builtin_recipe_names()))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.full] if n in FULL_ONLY else [])
+                                  for n in sorted(builtin_recipe_names())])
 def test_recipe_end_to_end(name, trained_recipe, tmp_path):
     from kerasforge.export import export_run
     from kerasforge.export.errors import ExportError

@@ -53,6 +53,8 @@ SMOKE: dict[str, tuple[list[str], float]] = {
 TRAIN_ACCURACY = {"mnist_cnn_plus", "fashion_mnist_best"}
 # Over ~20 s on a shared 2-core machine: run with `pytest -m slow`.
 SLOW = {"cats_dogs_scratch", "fashion_mnist_best", "imdb_text", "imdb_lstm", "mnist_cnn_plus"}
+# Minutes on CI's 2 cores, and their kind of model is covered by a shorter recipe: the full set only
+FULL = {"cats_dogs_scratch", "cifar10_cnn", "cifar10_resnet", "cifar10_speedrun", "fashion_mnist_best"}
 NOT_SMOKED_HERE = {"transfer_mobilenetv2"}  # needs a backbone run: see test_transfer_from_an_earlier_run
 
 
@@ -73,7 +75,7 @@ def test_every_library_recipe_has_a_smoke_test():
     assert set(builtin_recipe_names()) == set(SMOKE) | NOT_SMOKED_HERE
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW else [])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] * (n in SLOW) + [pytest.mark.full] * (n in FULL))
                                   for n in sorted(SMOKE)])
 def test_recipe_learns_on_a_small_subset(name, tmp_path, trained_recipe):
     run = smoke(name, tmp_path, trained=trained_recipe)
@@ -110,6 +112,7 @@ def test_two_views_beat_one(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.full  # transfer by name offline stays in the default set (tests/models/test_transfer.py)
 def test_transfer_from_an_earlier_run(tmp_path, capsys):
     backbone = smoke("cifar10_cnn", tmp_path / "backbone")
     run = kerasforge.train("transfer_mobilenetv2", output_dir=tmp_path / "transfer", show_summary=False, overrides=[
