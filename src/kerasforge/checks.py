@@ -54,7 +54,9 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     for name, spec in losses.items():
         if spec is not None:
             make_loss(spec, "mse", where="train.loss" + (f".{name}" if name else ""))
-    make_metrics(recipe.train.metrics)
+    metrics = recipe.train.metrics
+    for name, specs in (metrics.items() if isinstance(metrics, dict) else [("", metrics)]):
+        make_metrics(specs, where="train.metrics" + (f".{name}" if name else ""))
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
