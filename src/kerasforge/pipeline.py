@@ -488,7 +488,8 @@ def write_report(recipe: Recipe, prepared: Prepared, run_dir: Path) -> dict[str,
             task=dataset.task, class_names=list(dataset.class_names),
             images=natural if dataset.kind == "image" else None, texts=natural if dataset.kind == "text" else None,
             train_labels=dataset.y_train, split=split, seed=recipe.seed,
-            batch_size=recipe.evaluate.batch_size or recipe.train.batch_size))
+            batch_size=recipe.evaluate.batch_size or recipe.train.batch_size,
+            outputs=prepared.heads.for_split(split) if prepared.heads else None))
     except Exception as exc:  # reporting is a bonus; the model and metrics are already saved
         say(f"  warning: the report could not be written ({type(exc).__name__}: {exc})", style="yellow")
         set_parts(run_dir, report="failed")
@@ -545,6 +546,7 @@ def data_info(prepared: Prepared, recipe: Recipe) -> dict[str, Any]:
         "kind": dataset.kind, "class_names": dataset.class_names, "num_classes": dataset.num_classes,
         "sizes": dataset.sizes(), "input_shape": _plain_shape(dataset.input_shape),
         "model_input_shape": _plain_shape(prepared.input_shape), "label_encoding": prepared.encodings,
+        **({"outputs": prepared.heads.describe()} if prepared.heads else {}),  # task/classes per output
         "preprocessing": {"normalize": recipe.data.normalize, "image_size": recipe.data.image_size,
                           "color_mode": recipe.data.color_mode, "maxlen": recipe.data.maxlen,
                           "num_words": recipe.data.num_words,

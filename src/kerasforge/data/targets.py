@@ -136,6 +136,13 @@ class Heads:
         got = self.labels.get(split) or {}
         return None if any(got.get(n) is None for n in self.names) else {n: got[n] for n in self.names}
 
+    def for_split(self, split: str) -> Any:
+        """One split's labels as :class:`kerasforge.evaluate.outputs.OutputLabels` (for the report)."""
+        from ..evaluate.outputs import OutputLabels
+
+        return OutputLabels(names=list(self.names), tasks=dict(self.tasks), class_names=dict(self.class_names),
+                            labels=self.split(split) or {}, train_labels=self.split("train"))
+
     def describe(self) -> dict[str, Any]:
         """What ``data.json`` records per output: task, classes and where the labels came from."""
         return {n: {"task": self.tasks[n], "class_names": self.class_names[n], "labels": self.sources[n]}

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ class ReportInputs:
     split: str = "test"
     batch_size: int = 256
     seed: int = 0
+    # a multi-output model: every output's labels, task and classes (kerasforge.evaluate.outputs.OutputLabels);
+    # the first output is then the one ``y``/``task``/``class_names`` and the main plots describe
+    outputs: Any = None
 
 
 def model_summary_text(model) -> str:
@@ -61,6 +65,12 @@ def write_report(run_dir: Path, inputs: ReportInputs) -> Path:
 
     run_dir = Path(run_dir)
     start = time.perf_counter()
+    if inputs.outputs is not None:  # the main (first) output stands for the model in the one-output parts
+        main = inputs.outputs.main
+        train = (inputs.outputs.train_labels or {}).get(main)
+        inputs = dataclasses.replace(inputs, y=inputs.outputs.labels[main], task=inputs.outputs.tasks[main],
+                                     class_names=list(inputs.outputs.class_names[main]),
+                                     train_labels=train if train is not None else inputs.train_labels)
     history = read_json(run_dir / "history.json", {}) or {}
     run_info = read_json(run_dir / "run.json", {}) or {}
     # the diagnosis first: it needs only the history, and explains a run whose evaluation then fails
@@ -68,12 +78,18 @@ def write_report(run_dir: Path, inputs: ReportInputs) -> Path:
                         num_classes=len(inputs.class_names), task=inputs.task, class_names=inputs.class_names)
     write_json_atomic(run_dir / "diagnosis.json", {"findings": findings,
                                                    "problems": sum(f["severity"] == "problem" for f in findings)})
-    evaluation, predictions, picked = evaluate_split(
-        inputs.model, inputs.x, inputs.y, task=inputs.task, class_names=inputs.class_names,
-        batch_size=inputs.batch_size, seed=inputs.seed, top_losses=GRID_TOP_LOSSES)
+    if inputs.outputs is not None:
+        from .outputs import evaluate_every_output
+
+        evaluation, predictions, picked, extra_plots = evaluate_every_output(run_dir / "plots", inputs)
+    else:
+        evaluation, predictions, picked = evaluate_split(
+            inputs.model, inputs.x, inputs.y, task=inputs.task, class_names=inputs.class_names,
+            batch_size=inputs.batch_size, seed=inputs.seed, top_losses=GRID_TOP_LOSSES)
+        extra_plots = {}
     evaluation["split"] = inputs.split
     write_json_atomic(run_dir / "evaluation.json", evaluation)
-    images = make_plots(run_dir / "plots", history, evaluation, predictions, picked, inputs)
+    images = {**make_plots(run_dir / "plots", history, evaluation, predictions, picked, inputs), **extra_plots}
     summary = model_summary_text(inputs.model)
     (run_dir / "model_summary.txt").write_text(summary, encoding="utf-8")
     report = run_dir / "report.html"

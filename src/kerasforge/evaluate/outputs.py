@@ -1,0 +1,107 @@
+"""Evaluation of every output of a multi-output model, one section per output name.
+
+A classification output gets what a single-output classifier gets (accuracy, confusion matrix,
+classification report, top losses); a regression output its MAE, MSE, RMSE and R². The first output's
+section is also the evaluation's top level, so pages and tools that read one evaluation keep working.
+
+Example:
+    >>> sections, predictions, picked = evaluate_outputs(model, x_test, {"digit": y, "parity": y % 2},
+    ...     tasks={"digit": "multiclass", "parity": "binary"},
+    ...     class_names={"digit": names, "parity": ["0", "1"]})                  # doctest: +SKIP
+    >>> sections["parity"]["accuracy"]                                            # doctest: +SKIP
+    0.981
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .classification import evaluate_classification, evaluate_regression
+from .evaluation import CHUNK, MAX_EXAMPLES, pick_examples, take
+from .predictions import to_probabilities
+
+
+@dataclass
+class OutputLabels:
+    """One split's labels for every output, with each output's task and class names (for the report)."""
+
+    names: list[str]
+    tasks: dict[str, str]
+    class_names: dict[str, list[str]]
+    labels: dict[str, np.ndarray]
+    train_labels: dict[str, np.ndarray] | None = None
+
+    @property
+    def main(self) -> str:
+        """The first output: the one the report's top-level evaluation and plots describe."""
+        return self.names[0]
+
+
+def named_outputs(raw: Any, names: list[str]) -> dict[str, np.ndarray]:
+    """``model.predict``'s result as output name -> array (a dict, a list in output order, or one array).
+
+    >>> sorted(named_outputs([np.zeros((2, 3)), np.ones((2, 1))], ["digit", "parity"]))
+    ['digit', 'parity']
+    """
+    if isinstance(raw, dict):
+        return {n: np.asarray(raw[n]) for n in names if n in raw} or {str(k): np.asarray(v) for k, v in raw.items()}
+    if isinstance(raw, list | tuple):
+        return {n: np.asarray(v) for n, v in zip(names, raw, strict=False)}
+    return {names[0] if names else "output": np.asarray(raw)}
+
+
+def predict_outputs(model, x, picked: np.ndarray, *, names: list[str], batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Raw predictions of every output on rows ``picked`` of ``x``, :data:`CHUNK` rows at a time."""
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for start in range(0, len(picked), CHUNK):
+        rows = take(x, picked[start:start + CHUNK])
+        for name, value in named_outputs(model.predict(rows, batch_size=batch_size, verbose=0), names).items():
+            parts.setdefault(name, []).append(value)
+    return {n: np.concatenate(v) for n, v in parts.items() if v}
+
+
+def evaluate_outputs(model, x, labels: dict[str, np.ndarray], *, tasks: dict[str, str],
+                     class_names: dict[str, list[str]], batch_size: int = 256, max_examples: int = MAX_EXAMPLES,
+                     seed: int = 0, top_losses: int = 18) -> tuple[dict[str, dict], dict[str, np.ndarray], np.ndarray]:
+    """One evaluation section per output, each output's predictions (probabilities, or values for a
+    regression output) and the indices of the examples used (the same for every output)."""
+    names = list(labels)
+    n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    picked = pick_examples(n, max_examples, seed)
+    raw = predict_outputs(model, x, picked, names=names, batch_size=batch_size)
+    sections: dict[str, dict] = {}
+    predictions: dict[str, np.ndarray] = {}
+    for name in names:
+        if name not in raw:
+            continue
+        y_used = np.asarray(labels[name])[picked]
+        if tasks[name] == "regression":
+            values = raw[name].astype(np.float64).reshape(len(picked), -1)[:, 0]
+            section, predictions[name] = evaluate_regression(values, y_used, top_losses=top_losses), values
+            section["mse"] = None if section.get("rmse") is None else round(section["rmse"] ** 2, 4)
+        else:
+            predictions[name] = to_probabilities(raw[name], tasks[name])
+            section = evaluate_classification(predictions[name], y_used, class_names[name], top_losses=top_losses)
+        for row in section["top_losses"]:
+            row["position"] = row["index"]
+            row["index"] = int(picked[row["index"]])
+        section["sampled"], section["split_examples"] = bool(len(picked) < n), n
+        sections[name] = section
+    return sections, predictions, picked
+
+
+def headline(sections: dict[str, dict]) -> dict[str, float]:
+    """The one figure per output a summary shows: accuracy for a classifier, MAE for a regression.
+
+    >>> headline({"digit": {"task": "multiclass", "accuracy": 0.97}, "age": {"task": "regression", "mae": 2.5}})
+    {'digit_accuracy': 0.97, 'age_mae': 2.5}
+    """
+    out = {}
+    for name, section in sections.items():
+        key = "mae" if section.get("task") == "regression" else "accuracy"
+        if key in section:
+            out[f"{name}_{key}"] = section[key]
+    return out
