@@ -53,12 +53,28 @@ def predict(model_or_run: str | Path, files: list[str | Path], *, top_k: int = 3
     results = []
     for file in map(Path, files):
         x = _read_input(file, opened.model, opened.data_info, raw_inputs=opened.raw_inputs)
-        probs = _probabilities(opened.model.predict(x, verbose=0), logits=opened.logits)
-        for row in probs:
+        raw = opened.model.predict(x, verbose=0)
+        probs = _probabilities(raw, logits=opened.logits)
+        per_output = _per_output(raw, opened.data_info, top_k)  # a multi-output model: every output's answer
+        for index, row in enumerate(probs):
             order = np.argsort(row)[::-1][:top_k]
             names = [class_names[i] if i < len(class_names) else str(i) for i in order]
-            results.append({"file": str(file), "top": [(n, float(row[i])) for n, i in zip(names, order, strict=True)]})
+            results.append({"file": str(file), "top": [(n, float(row[i])) for n, i in zip(names, order, strict=True)],
+                            **({"outputs": per_output[index]} if per_output else {})})
     return results
+
+
+def _per_output(raw: Any, data_info: dict, top_k: int) -> list[dict] | None:
+    """Each example's answer per output name when the model has several outputs (``None`` otherwise)."""
+    if not isinstance(raw, dict | list | tuple) or len(raw) < 2:
+        return None
+    from .evaluate.outputs import top_per_output
+
+    outputs = data_info.get("outputs") or {}
+    if not outputs:  # an older run: every output learnt the dataset's classes
+        names = list(raw) if isinstance(raw, dict) else [f"output_{i}" for i in range(len(raw))]
+        outputs = {n: {"task": data_info.get("task"), "class_names": data_info.get("class_names")} for n in names}
+    return top_per_output(raw, outputs, top_k=top_k)
 
 
 def open_for_prediction(path: Path) -> Opened:

@@ -105,3 +105,48 @@ def headline(sections: dict[str, dict]) -> dict[str, float]:
         if key in section:
             out[f"{name}_{key}"] = section[key]
     return out
+
+
+def top_per_output(raw: Any, outputs: dict[str, dict], *, top_k: int = 3) -> list[dict[str, dict]]:
+    """Per example, each output's answer: its ``top_k`` classes with probabilities, or its ``value``
+    (a regression output). ``outputs`` is ``data.json``'s ``outputs`` (task and class names per output).
+
+    >>> rows = top_per_output({"digit": np.array([[0.1, 0.9]]), "age": np.array([[31.5]])},
+    ...                       {"digit": {"task": "binary", "class_names": ["a", "b"]}, "age": {"task": "regression"}},
+    ...                       top_k=1)
+    >>> rows[0]["digit"]["top"], rows[0]["age"]["value"]
+    ([('b', 0.9)], 31.5)
+    """
+    named = named_outputs(raw, list(outputs))
+    rows: list[dict[str, dict]] = []
+    for name, value in named.items():
+        info = outputs.get(name) or {}
+        if info.get("task") == "regression":
+            answers = [{"value": float(v)} for v in value.astype(np.float64).reshape(len(value), -1)[:, 0]]
+        else:
+            probs = to_probabilities(value, info.get("task", "multiclass"))
+            names = list(info.get("class_names") or [])
+            answers = []
+            for row in probs:
+                order = np.argsort(row)[::-1][:top_k]
+                answers.append({"top": [(names[i] if i < len(names) else str(i), float(row[i])) for i in order]})
+        for i, answer in enumerate(answers):
+            if len(rows) <= i:
+                rows.append({})
+            rows[i][name] = answer
+    return rows
+
+
+def format_outputs(answers: dict[str, dict]) -> str:
+    """One line for ``kforge predict``: every output by name.
+
+    >>> format_outputs({"digit": {"top": [("7", 0.98)]}, "parity": {"top": [("1", 0.99)]}, "age": {"value": 31.5}})
+    'digit: 7 0.980 | parity: 1 0.990 | age: 31.5'
+    """
+    parts = []
+    for name, answer in answers.items():
+        if "value" in answer:
+            parts.append(f"{name}: {answer['value']:.4g}")
+        else:
+            parts.append(f"{name}: " + ", ".join(f"{c} {p:.3f}" for c, p in answer["top"]))
+    return " | ".join(parts)

@@ -158,8 +158,13 @@ def report_run(path: str | Path) -> Path:
     x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_val, ds.y_val)
     shape = model_input_shape(run.model)
     fitted = x if shape is None else fit_features(x, shape, where=f"data ({split} features)")
+    from ..data.targets import output_heads
+    from ..training.compile import output_names
+
+    heads = output_heads(ds, recipe.data.targets, output_names(run.model))  # a multi-output model's labels
     inputs = ReportInputs(model=run.model, x=fitted, y=y, task=ds.task, class_names=list(ds.class_names),
                           images=x if ds.kind == "image" else None, texts=x if ds.kind == "text" else None,
                           train_labels=ds.y_train, split=split, seed=recipe.seed,
-                          batch_size=recipe.evaluate.batch_size or recipe.train.batch_size)
+                          batch_size=recipe.evaluate.batch_size or recipe.train.batch_size,
+                          outputs=heads.for_split(split) if heads else None)
     return write_report(run.path, inputs)
