@@ -54,7 +54,7 @@ def compare(reference: np.ndarray, exported: np.ndarray, labels: np.ndarray, *, 
     diff = float(np.max(np.abs(exported - reference))) if reference.size else 0.0
     finite = bool(np.all(np.isfinite(exported)))
     figures: dict[str, Any] = {"examples": int(len(reference)), "max_abs_diff": diff}
-    classify = task != "regression"
+    classify = task not in ("regression", "multi_output")
     if classify:
         figures["accuracy_keras"] = accuracy(reference, labels)
         figures["accuracy_export"] = accuracy(exported, labels)
