@@ -150,3 +150,33 @@ def format_outputs(answers: dict[str, dict]) -> str:
         else:
             parts.append(f"{name}: " + ", ".join(f"{c} {p:.3f}" for c, p in answer["top"]))
     return " | ".join(parts)
+
+
+def diagnose_outputs(history: dict[str, list], outputs: OutputLabels) -> list[dict[str, str]]:
+    """The diagnosis rules on each output's own curves (``<output>_accuracy``, ``val_<output>_loss``...),
+    each finding titled with the output's name and carrying ``output``; problems first.
+
+    >>> history = {"epoch": [1, 2, 3], "digit_accuracy": [0.1, 0.1, 0.1], "val_digit_accuracy": [0.1, 0.1, 0.1]}
+    >>> heads = OutputLabels(["digit"], {"digit": "multiclass"}, {"digit": list("0123456789")},
+    ...                      {"digit": np.arange(10)}, {"digit": np.arange(10)})
+    >>> [(f["output"], f["code"]) for f in diagnose_outputs(history, heads)]
+    [('digit', 'underfitting'), ('digit', 'chance_level')]
+    """
+    from . import diagnosis as rules
+
+    found = []
+    for name in outputs.names:
+        own = {"epoch": history.get("epoch") or []}
+        for key in ("accuracy", "loss"):
+            for prefix in ("", "val_"):
+                if f"{prefix}{name}_{key}" in history:
+                    own[f"{prefix}{key}"] = history[f"{prefix}{name}_{key}"]
+        task = outputs.tasks[name]
+        train = (outputs.train_labels or {}).get(name)
+        chance = None if task == "regression" else rules.chance_level(train, len(outputs.class_names[name]))
+        candidates = [rules.overfitting(own), rules.underfitting(own, chance), rules.oscillating(own),
+                      rules.at_chance(own, chance),
+                      rules.class_imbalance(train, outputs.class_names[name]) if task != "regression" else None]
+        for item in filter(None, candidates):
+            found.append({**item, "title": f"Output {name!r}: {item['title']}", "output": name})
+    return sorted(found, key=lambda f: f["severity"] != "problem")

@@ -76,6 +76,11 @@ def write_report(run_dir: Path, inputs: ReportInputs) -> Path:
     # the diagnosis first: it needs only the history, and explains a run whose evaluation then fails
     findings = diagnose(history, run_info=run_info, train_labels=inputs.train_labels,
                         num_classes=len(inputs.class_names), task=inputs.task, class_names=inputs.class_names)
+    if inputs.outputs is not None:  # a multi-output model: the rules on each output's own curves too
+        from ..evaluate.outputs import diagnose_outputs
+
+        findings = sorted([*findings, *diagnose_outputs(history, inputs.outputs)],
+                          key=lambda f: f["severity"] != "problem")
     write_json_atomic(run_dir / "diagnosis.json", {"findings": findings,
                                                    "problems": sum(f["severity"] == "problem" for f in findings)})
     if inputs.outputs is not None:

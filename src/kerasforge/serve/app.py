@@ -209,7 +209,6 @@ def _tf_serving_routes(app: FastAPI, registry: ModelRegistry, run_model, limits:
                                     headers={k_.decode(): v.decode() for k_, v in headers})
             x = await _classify_input(request, model, limits, max_bytes)
             from ..predict import _probabilities
-
             from .outputs import main_columns
 
             probs = _probabilities(main_columns(np.asarray(await run_model(model, x)), model.engine))
