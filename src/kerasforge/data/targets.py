@@ -227,7 +227,7 @@ def _check_names(named: dict, outputs: list[str], where: str, error: type) -> No
     if unknown:
         bad = str(unknown[0])
         raise error(f"the model has no output called {bad!r}." + did_you_mean(bad, outputs),
-                    where=f"{where}.{bad}" if where.startswith("data.") else where,
+                    where=f"{where}.{bad}" if where.startswith(("data.", "train.")) else where,
                     fix=f"Use the model's output names: {', '.join(outputs)}.")
 
 
@@ -254,4 +254,24 @@ def compile_heads(model: Any, recipe: Any, heads: Heads) -> tuple[dict[str, str]
         labels = heads.split(split)
         y[split] = None if labels is None else {
             n: encode_labels(labels[n], encodings[n], classes[n]) for n in heads.names}  # type: ignore[arg-type]
+        if y[split] is not None and len(heads.names) == 1:  # one output (its labels from data.targets)
+            y[split] = y[split][heads.names[0]]
     return losses, encodings, y
+
+
+def check_output_fields(recipe: Any) -> None:
+    """``kforge check`` without data: ``data.targets`` expressions parse, and every per-output dict
+    (``data.targets``, ``train.loss``, ``train.metrics``, ``train.loss_weights``) names outputs the
+    functional model declares (``model.outputs``). Other models' output names are known once built."""
+    targets = getattr(recipe.data, "targets", None) or {}
+    for name, expression in targets.items():
+        derive(expression, np.arange(3), where=f"data.targets.{name}")
+    outputs = getattr(recipe.model, "outputs", None)
+    if not outputs:
+        return
+    outputs = [outputs] if isinstance(outputs, str) else list(outputs)
+    _check_names(targets, outputs, "data.targets", RecipeError)
+    for field_name in ("loss", "metrics", "loss_weights"):
+        value = getattr(recipe.train, field_name)
+        if isinstance(value, dict):
+            _check_names(value, outputs, f"train.{field_name}", RecipeError)
