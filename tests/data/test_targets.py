@@ -111,3 +111,30 @@ def test_metrics_per_output_in_a_recipe():
     assert [m.type for m in recipe.train.metrics["digit"]] == ["accuracy", "AUC"]
     assert [m.type for m in recipe.train.metrics["parity"]] == ["accuracy"]
     assert [m.type for m in load_recipe("digits_mlp", ["train.metrics={type: AUC}"]).train.metrics] == ["AUC"]
+
+
+def test_csv_columns_as_labels_of_other_outputs(tmp_path):
+    from kerasforge.data import load_dataset
+    from kerasforge.recipe import DataSpec
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=300), rng.normal(size=300)
+    lines = ["a,b,kind,size,label"] + [f"{a[i]:.3f},{b[i]:.3f},{'cat' if a[i] > 0 else 'dog'},{2 * b[i]:.3f},"
+                                        f"{int(a[i] + b[i] > 0)}" for i in range(300)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    targets = {"kind": "kind", "size": "size", "both": "label % 2"}
+    spec = DataSpec(dataset="csv", path=str(tmp_path / "t.csv"), target="label", targets=targets)
+    ds = split_validation(load_dataset(spec, seed=0), 0.1, seed=0)
+    assert ds.input_shape == (2,)  # the label columns are not features
+    heads = output_heads(ds, targets, ["label", "kind", "size", "both"])
+    assert heads.tasks == {"label": "binary", "kind": "binary", "size": "regression", "both": "binary"}
+    assert heads.class_names["kind"] == ["cat", "dog"] and heads.sources["kind"] == "column 'kind'"
+    pre = ds.preprocessing
+    for split, x in (("train", ds.x_train), ("validation", ds.x_val), ("test", ds.x_test)):
+        raw = x * np.asarray(pre["divisor"]) + np.asarray(pre["offset"])  # back to the table's a and b
+        labels = heads.split(split)
+        np.testing.assert_array_equal(labels["kind"], (raw[:, 0] <= 0).astype(int))  # 'cat' (0) where a > 0
+        np.testing.assert_allclose(labels["size"], 2 * raw[:, 1], atol=0.01)
+        np.testing.assert_array_equal(labels["both"], labels["label"] % 2)
+    with pytest.raises(DataError, match="no column 'sise'.*Did you mean 'size'"):
+        load_dataset(DataSpec(dataset="csv", path=str(tmp_path / "t.csv"), target="label", targets={"s": "sise"}))

@@ -61,6 +61,8 @@ class Dataset:
     # Labels per model output the data brought itself (split -> output name -> array, rows as above);
     # empty for one label array. See kerasforge.data.targets.
     y_outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    # (task, class names) of those outputs when the source knows them (a CSV column of words)
+    output_classes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

@@ -40,7 +40,8 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
     elif spec.dataset == "text_folder":
         loaded = load_text_folder(spec.path, spec.test_split, picker)  # type: ignore[arg-type]
     elif spec.dataset == "csv":
-        loaded = load_csv(spec.path, spec.target, spec.test_split, picker)  # type: ignore[arg-type]
+        loaded = load_csv(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
+                          targets=spec.targets)  # columns named in data.targets: labels of other outputs
     elif spec.dataset == "python":
         from ..errors import DataError
 

@@ -173,7 +173,7 @@ def output_heads(dataset: Any, targets: dict[str, str] | None, outputs: list[str
     heads = Heads(names=list(outputs), tasks={}, class_names={})
     heads.labels = {split: {} for split in SPLITS}
     for name in outputs:
-        if targets and name in targets:
+        if targets and name in targets and name not in brought:
             where = f"data.targets.{name}"
             for split in SPLITS:
                 y = primary[split]
@@ -182,7 +182,12 @@ def output_heads(dataset: Any, targets: dict[str, str] | None, outputs: list[str
         elif name in brought:
             for split in SPLITS:
                 heads.labels[split][name] = (given.get(split) or {}).get(name)
-            heads.sources[name] = "given per output"
+            column = (targets or {}).get(name)  # a CSV column named in data.targets, else arrays given in Python
+            heads.sources[name] = f"column {column!r}" if column else "given per output"
+            known = getattr(dataset, "output_classes", {}).get(name)
+            if known:  # the source's own class names (e.g. the words of a CSV column)
+                heads.tasks[name], heads.class_names[name] = known
+                continue
         else:
             for split in SPLITS:
                 heads.labels[split][name] = primary[split]
@@ -265,6 +270,8 @@ def check_output_fields(recipe: Any) -> None:
     functional model declares (``model.outputs``). Other models' output names are known once built."""
     targets = getattr(recipe.data, "targets", None) or {}
     for name, expression in targets.items():
+        if recipe.data.dataset == "csv" and str(expression).isidentifier() and expression != "label":
+            continue  # a column of the table: checked when the table is read
         derive(expression, np.arange(3), where=f"data.targets.{name}")
     outputs = getattr(recipe.model, "outputs", None)
     if not outputs:
