@@ -138,3 +138,22 @@ def test_csv_columns_as_labels_of_other_outputs(tmp_path):
         np.testing.assert_array_equal(labels["both"], labels["label"] % 2)
     with pytest.raises(DataError, match="no column 'sise'.*Did you mean 'size'"):
         load_dataset(DataSpec(dataset="csv", path=str(tmp_path / "t.csv"), target="label", targets={"s": "sise"}))
+
+
+def test_npz_labels_per_output_follow_the_picked_rows(tmp_path):
+    from kerasforge.data import load_dataset
+    from kerasforge.recipe import DataSpec
+
+    rng = np.random.default_rng(0)
+    x_train, x_test = rng.integers(0, 256, (200, 28, 28), np.uint8), rng.integers(0, 256, (50, 28, 28), np.uint8)
+    y_train, y_test = np.arange(200) % 10, np.arange(50) % 10
+    ink_train, ink_test = x_train.reshape(200, -1).mean(1), x_test.reshape(50, -1).mean(1)  # one per image
+    np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+             y_train_ink=ink_train, y_test_ink=ink_test, y_train_unused=y_train, y_test_unused=y_test)
+    ds = load_dataset(DataSpec(dataset="mnist", path=str(tmp_path / "mnist.npz"), subset=100, normalize="none"),
+                      seed=0)
+    heads = output_heads(split_validation(ds, 0.2, seed=0), None, ["digit", "ink"])  # `unused`: no such output
+    assert heads.tasks == {"digit": "multiclass", "ink": "regression"} and heads.sources["ink"] == "given per output"
+    ds = split_validation(ds, 0.2, seed=0)
+    for split, x in (("train", ds.x_train), ("validation", ds.x_val), ("test", ds.x_test)):
+        np.testing.assert_allclose(heads.split(split)["ink"], np.asarray(x, np.float64).reshape(len(x), -1).mean(1))

@@ -166,7 +166,9 @@ def output_heads(dataset: Any, targets: dict[str, str] | None, outputs: list[str
     given = dict(getattr(dataset, "y_outputs", None) or {})
     brought = list(dict.fromkeys(k for split in given.values() for k in split))
     _check_names(targets or {}, outputs, "data.targets", RecipeError)
-    _check_names(dict.fromkeys(brought), outputs, "data= (the labels dict y)", DataError)
+    if getattr(dataset, "source", "") == "python":  # y given as a dict: every key must be an output
+        _check_names(dict.fromkeys(brought), outputs, "data= (the labels dict y)", DataError)
+    brought = [k for k in brought if k in outputs]  # a data file's labels of outputs this model lacks: unused
     if len(outputs) <= 1 and not targets and not brought:
         return None
     primary = {"train": dataset.y_train, "validation": dataset.y_val, "test": dataset.y_test}
