@@ -45,8 +45,9 @@ class Opened:
 def predict(model_or_run: str | Path, files: list[str | Path], *, top_k: int = 3) -> list[dict[str, Any]]:
     """Top-``top_k`` classes with probabilities for each file.
 
-    ``model_or_run`` is a run folder, its ``model.keras``, or an exported ``model.keras``/``model.h5``
-    (``runs/.../exports/keras``): every one gives the same probabilities for the same file.
+    ``model_or_run`` is a run folder, its ``model.keras``, an exported ``model.keras``/``model.h5``
+    (``runs/.../exports/keras``): every one gives the same probabilities for the same file; or a TFLite
+    export (``runs/.../exports/tflite-int8`` or its ``model.tflite``; quantized ones within their tolerance).
     """
     opened = open_for_prediction(Path(model_or_run))
     class_names = opened.data_info.get("class_names") or []
@@ -81,21 +82,32 @@ def open_for_prediction(path: Path) -> Opened:
     """A run folder, a run's ``model.keras`` or an export's model file, with its facts (see :class:`Opened`)."""
     from .backend import configure_backend
 
+    if path.is_dir() and not (path / "run.json").is_file() and (path / "model.tflite").is_file():
+        path = path / "model.tflite"  # a TFLite export folder
     if path.is_dir():
         from .runs import load_run
 
         run = load_run(path)
+        from .export.inference_model import raw_example_model
+
+        views = raw_example_model(run)  # inputs cut from one raw example: its inference model takes that example
+        if views is not None:
+            return Opened(views[0], views[1], raw_inputs=True)
         return Opened(run.model, run.data_info, logits=emits_logits(run.recipe, run.data_info))
+    if path.name == "model.keras" and _views_run(path.parent):  # a views run's own model: open the run
+        return open_for_prediction(path.parent)
     card = read_json(path.parent / "model_card.json", None)
+    if path.suffix == ".tflite" and path.is_file():  # a TFLite export (an int8 one quantized for it)
+        from .export.tflite import TFLiteModel
+
+        return Opened(TFLiteModel(path), _export_info(card if isinstance(card, dict) else {}),
+                      raw_inputs=True)
     configure_backend("auto")
     from .saving import load_model_file
 
     model = load_model_file(path)
     if isinstance(card, dict) and card.get("format") in ("keras", "h5"):  # an export: raw inputs, probabilities
-        run_info = read_json(Path(str(card.get("run") or "")) / "data.json", {}) if card.get("run") else {}
-        info = {**(run_info or {}), **{k: card[k] for k in ("class_names", "kind", "task", "input_shape",
-                                                           "num_classes") if card.get(k) is not None}}
-        return Opened(model, info, raw_inputs=True)
+        return Opened(model, _export_info(card), raw_inputs=True)
     info = read_json(path.parent / "data.json", {}) or {}
     recipe_file = path.parent / "recipe.yaml"
     logits = False
@@ -107,6 +119,19 @@ def open_for_prediction(path: Path) -> Opened:
         except KerasforgeError:
             logits = False
     return Opened(model, info, logits=logits)
+
+
+def _views_run(folder: Path) -> bool:
+    """``folder`` is a run whose model takes views of one raw example (``data.views``)."""
+    info = read_json(folder / "data.json", {}) if (folder / "run.json").is_file() else {}
+    return isinstance(info, dict) and isinstance(info.get("input_shape"), dict)
+
+
+def _export_info(card: dict) -> dict:
+    """An export's facts for prediction: its run's ``data.json`` under its model card's fields."""
+    run_info = read_json(Path(str(card.get("run") or "")) / "data.json", {}) if card.get("run") else {}
+    return {**(run_info or {}), **{k: card[k] for k in ("class_names", "kind", "task", "input_shape",
+                                                       "num_classes") if card.get(k) is not None}}
 
 
 def emits_logits(recipe: Any, data_info: dict | None = None) -> bool:

@@ -35,6 +35,13 @@ def test_arrays_dicts_and_errors() -> None:
         read_python_data({"trian": (x, y)})
 
 
+def test_a_dict_of_named_inputs_says_how_to_give_them() -> None:
+    x, y = images()
+    with pytest.raises(DataError, match=r"dict of named inputs \(top, bottom\)") as info:
+        read_python_data({"train": ({"top": x[:, :4], "bottom": x[:, 4:]}, y)})
+    assert "data.views" in str(info.value) and "data['train']" in str(info.value)
+
+
 def test_tf_data_examples_and_batches() -> None:
     tf = pytest.importorskip("tensorflow")
     x, y = images()

@@ -62,7 +62,8 @@ def test_an_lstm_and_gru_model_exports_to_tflite_with_built_in_ops(tmp_path, mon
 
 @pytest.mark.slow
 def test_a_run_trained_on_jax_exports_to_onnx_tflite_and_savedmodel(tmp_path):
-    """Dense recipes train on JAX on a CPU; `kforge export` under JAX failed ("has never called") before."""
+    """Dense recipes train on JAX on a CPU; `kforge export` under JAX failed ("has never called") before. The
+    int8 export's calibration examples reach the TensorFlow child that converts it."""
     recipe = {"name": "dense_jax", "seed": 1, "backend": "jax", "data": {"dataset": "digits", "subset": 200},
               "model": {"layers": ["Flatten", {"type": "Dense", "units": 16, "activation": "relu"},
                                    {"type": "Dense", "units": 10, "activation": "softmax"}]},
@@ -74,12 +75,15 @@ def test_a_run_trained_on_jax_exports_to_onnx_tflite_and_savedmodel(tmp_path):
                    check=True, env=env, capture_output=True, timeout=600)
     (run,) = (tmp_path / "runs").glob("dense_jax-*")
     assert json.loads((run / "env.json").read_text())["backend"] == "jax"
-    done = subprocess.run([*kforge, "export", str(run), "--format", "onnx,tflite,savedmodel"], env=env,
+    done = subprocess.run([*kforge, "export", str(run), "--format", "onnx,tflite,savedmodel,tflite-int8"], env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    for fmt in ("onnx", "tflite", "savedmodel"):
+    for fmt in ("onnx", "tflite", "savedmodel", "tflite-int8"):
         card = json.loads((run / "exports" / fmt / "model_card.json").read_text())
         assert card["verification"]["passed"], card
+    # int8: calibrated in the TensorFlow child on training examples sent from the JAX process
+    assert card["quantization"]["representative"]["examples"] == 180  # all 180 training examples (20 validate)
+    assert card["quantization"]["input"]["dtype"] == card["quantization"]["output"]["dtype"] == "uint8"
 
 
 def test_batch_normalization_runs_in_inference_mode_in_the_exports(tmp_path):

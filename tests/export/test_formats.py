@@ -22,9 +22,18 @@ def test_quantizing_a_format_that_cannot_be_quantized_says_which_can():
     with pytest.raises(ExportError) as caught:
         parse_formats(["keras,tflite"], quantize="float16")
     assert "the keras format cannot be quantized" in caught.value.message
-    assert "tflite (dynamic/float16)" in caught.value.message
+    assert "tflite (dynamic/float16/int8)" in caught.value.message
     with pytest.raises(ExportError, match="cannot be quantized as 'float16'"):
         parse_formats(["onnx-float16"])
+
+
+def test_int8_is_a_tflite_quantization_only():
+    assert parse_formats(["tflite"], quantize="int8") == [("tflite", "int8")]
+    assert parse_formats(["tflite,tflite-int8"]) == [("tflite", None), ("tflite", "int8")]
+    with pytest.raises(ExportError, match="the onnx format cannot be quantized as 'int8'"):
+        parse_formats(["onnx-int8"])
+    with pytest.raises(ExportError, match="unknown quantization 'int4'"):
+        parse_formats(["tflite"], quantize="int4")
 
 
 def test_no_format_is_an_error():

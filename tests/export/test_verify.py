@@ -35,6 +35,18 @@ def test_compare_quantized_exports_by_accuracy():
     assert not compare(ref, ref[:, :1], labels, quantized=False)["passed"]
 
 
+def test_compare_quantized_regressors_by_their_error_not_by_float_closeness():
+    rng = np.random.default_rng(0)
+    targets = rng.normal(50.0, 10.0, size=(300, 1))
+    keras_out = targets + rng.normal(0.0, 2.0, size=targets.shape)  # the float model: MAE about 1.6
+    quantized = keras_out + rng.normal(0.0, 0.05, size=targets.shape)  # rounding noise: far above 1e-4
+    result = compare(keras_out, quantized, targets, task="regression", quantized=True)
+    assert result["passed"] and result["max_abs_diff"] > 1e-4, result
+    worse = compare(keras_out, keras_out + 3.0, targets, task="regression", quantized=True)  # off by 3 everywhere
+    assert not worse["passed"] and worse["mae_export"] > worse["mae_keras"], worse
+    assert not compare(keras_out, quantized, targets, task="regression", quantized=False)["passed"]
+
+
 def test_accuracy_of_one_sigmoid_unit():
     assert accuracy(np.array([[0.2], [0.7], [0.6]]), np.array([0, 1, 0])) == pytest.approx(2 / 3)
 

@@ -3,6 +3,7 @@
 Example:
     $ kforge export runs/fashion_mnist_cnn-20261123-101500 --format onnx --format tflite --quantize float16
     $ kforge export runs/fashion_mnist_cnn-20261123-101500 --format keras,savedmodel,onnx
+    $ kforge export runs/fashion_mnist_cnn-20261123-101500 --format tflite --quantize int8
     $ kforge export runs/fashion_mnist_cnn-20261123-101500 --verify-only
     $ kforge export runs/fashion_mnist_cnn-20261123-101500 --format savedmodel --base-path models/fashion
 """
@@ -13,7 +14,7 @@ import argparse
 from pathlib import Path
 
 FORMAT_HELP = ("keras, h5, weights, savedmodel, tflite, onnx; repeat it or give a comma list; "
-               "'tflite-float16' quantizes one format only")
+               "'tflite-float16' or 'tflite-int8' quantizes one format only")
 
 
 def register(command) -> None:
@@ -25,8 +26,9 @@ def register(command) -> None:
     p.add_argument("run", help="a run folder (runs/...); with --verify-only also an export folder")
     p.add_argument("--format", "-f", dest="formats", action="append", default=[], metavar="FORMAT",
                    help=FORMAT_HELP)
-    p.add_argument("--quantize", choices=["dynamic", "float16"],
-                   help="quantize tflite (dynamic or float16) and onnx (dynamic) exports")
+    p.add_argument("--quantize", choices=["dynamic", "float16", "int8"],
+                   help="quantize tflite (dynamic, float16, or int8: full-integer, calibrated on the run's "
+                        "training data) and onnx (dynamic) exports")
     p.add_argument("--output", help="folder for the exports (default: <run>/exports)")
     p.add_argument("--base-path", metavar="BASE",
                    help="write the export as the next version BASE/<N>/ (TF Serving's layout; one format)")

@@ -161,6 +161,21 @@ def view_indices(views: dict[str, list[str] | str], width: int,
     return out
 
 
+def index_runs(index: np.ndarray) -> list[list[int]]:
+    """``[start, stop)`` pairs of the consecutive runs in ``index`` (in its order).
+
+    >>> index_runs(np.array([0, 1, 2, 7, 8, 3]))
+    [[0, 3], [7, 9], [3, 4]]
+    """
+    runs: list[list[int]] = []
+    for i in (int(v) for v in index):
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return runs
+
+
 def apply_views(ds: Dataset, views: dict[str, list[str] | str], feature_columns: list[str] | None) -> None:
     """Turn flat features into ``{view name: (N, k) array}`` (in place), for multi-input models."""
     x = ds.x_train
@@ -169,6 +184,9 @@ def apply_views(ds: Dataset, views: dict[str, list[str] | str], feature_columns:
                         fix="Remove `data.views` for text datasets.")
     width = int(np.prod(x.shape[1:]))
     index = view_indices(views, width, feature_columns)
+    # the raw layout and where each view comes from: exports cut the views from one raw example themselves
+    ds.preprocessing["views"] = {"kind": ds.kind, "shape": [int(d) for d in x.shape[1:]],
+                                 "runs": {name: index_runs(idx) for name, idx in index.items()}}
     for attr, arr in _arrays(ds):
         flat = arr.reshape(len(arr), -1)
         setattr(ds, attr, {name: flat[:, idx] for name, idx in index.items()})

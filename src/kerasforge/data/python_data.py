@@ -49,6 +49,13 @@ def _pair(value: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], dict):
         return _pair_per_output(value, where)
     if isinstance(value, tuple | list) and len(value) == 2:
+        if isinstance(value[0], dict):  # several named inputs: kerasforge cuts them from one array (views)
+            names = ", ".join(map(str, value[0]))[:200]
+            raise DataError(f"gives the features as a dict of named inputs ({names})", where=where,
+                            fix="Give one array with every input's features side by side, e.g. "
+                                "np.concatenate([a.reshape(len(a), -1), b.reshape(len(b), -1)], axis=1), and name "
+                                "the inputs with `data.views` (e.g. {a: '0:3', b: '3:5'}): the model then gets "
+                                "each view as its input, and kforge predict and serve take the whole row.")
         x, y = np.asarray(value[0]), np.asarray(value[1])
     elif hasattr(value, "__iter__") and not isinstance(value, np.ndarray | dict | str):
         x, y = _from_iterable(value, where)

@@ -4,7 +4,7 @@ One card sits beside each artifact in ``<run>/exports/<format>[-<quantize>]/``. 
 
 - ``card_version`` (1), ``name`` (the recipe's name), ``run`` (the run folder's absolute path at export
   time), ``created`` (ISO time), ``kerasforge`` (version).
-- ``format`` (keras, h5, weights, savedmodel, tflite, onnx), ``quantize`` (null, "dynamic", "float16"),
+- ``format`` (keras, h5, weights, savedmodel, tflite, onnx), ``quantize`` (null, "dynamic", "float16", "int8"),
   ``artifact`` (the file or folder in this folder: model.keras, model.h5, model.weights.h5, saved_model,
   model.tflite, model.onnx), ``runtime`` (what loads it).
 - ``task`` (multiclass, binary, regression), ``kind`` (image, sequence, text, tabular), ``class_names``
@@ -19,13 +19,19 @@ One card sits beside each artifact in ``<run>/exports/<format>[-<quantize>]/``. 
 - ``preprocessing``: what the training did to this kind of input, from data.json (images: ``normalize``,
   ``offset``, ``divisor``, ``pixel_max``, ``image_size``, ``color_mode``; tabular: ``normalize``,
   ``offset``, ``divisor``; sequences: ``maxlen``, ``num_words``) plus ``built_in``: the layers that apply
-  it inside the exported graph, in words (nothing is left for the caller to do).
+  it inside the exported graph, in words (nothing is left for the caller to do); for a multi-input model fed
+  by ``data.views``, ``views``: {``kind``, ``shape`` (the raw example), ``runs`` ({input: [[start, stop), ...]]
+  of the flattened example)}, the cut the graph makes.
 - ``metrics``: the run's test metrics (metrics.json).
 - ``files``: {relative path: {``bytes``, ``sha256``}} for every file of the export but the card;
   ``size_bytes``: their total.
 - ``verification``: {``passed``, ``examples``, ``max_abs_diff``, ``accuracy_keras``, ``accuracy_export``,
   ``accuracy_delta``, ``criterion``, ``runtime``, ``verified_at``}: the export reloaded in its own
   runtime and compared with the Keras inference model on held-out test examples.
+- ``quantization`` (int8 exports only): {``mode``, ``input`` and ``output``: {``dtype``, ``scale``,
+  ``zero_point``} of the artifact's tensors, ``representative``: {``examples``, ``split``, ``source``}: the
+  training examples its activations were calibrated on}; ``input.dtype``/``output.dtype`` are then the
+  artifact's integer types.
 - ``versions``: the libraries that wrote and verified it.
 - ``notes``: anything a user of the export should know (e.g. weights need the architecture).
 
@@ -69,7 +75,8 @@ def file_entries(folder: Path) -> dict[str, dict[str, Any]]:
 
 def make_card(run, inference, *, fmt: str, quantize: str | None, artifact: str, runtime: str, folder: Path,
               verification: dict[str, Any], versions: dict[str, str], notes: list[str],
-              names: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+              names: dict[str, dict[str, str]] | None = None,
+              quantization: dict[str, Any] | None = None) -> dict[str, Any]:
     """The card of the export in ``folder`` (its files hashed now).
 
     ``names``: the artifact's true input/output names and graph tensors (:mod:`.signature`); they replace
@@ -80,7 +87,7 @@ def make_card(run, inference, *, fmt: str, quantize: str | None, artifact: str, 
     info = run.data_info or {}
     files = file_entries(folder)
     pre = info.get("preprocessing") or {}
-    return {
+    card = {
         "card_version": CARD_VERSION, "name": run.recipe.name, "run": str(Path(run.path).resolve()),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "kerasforge": __version__,
         "format": fmt, "quantize": quantize, "artifact": artifact, "runtime": runtime,
@@ -90,11 +97,22 @@ def make_card(run, inference, *, fmt: str, quantize: str | None, artifact: str, 
                   **({"range": [0, 255]} if inference.raw.kind == "image" else {})},
         "output": {**inference.output, **(names or {}).get("output", {})},
         "preprocessing": {**{k: pre.get(k) for k in PREPROCESSING_KEYS.get(inference.raw.kind, ()) if k in pre},
+                          **({"views": pre["views"]} if pre.get("views") else {}),  # inputs cut inside
                           "built_in": inference.built_in},
         "metrics": dict(run.metrics or {}),
         "files": files, "size_bytes": sum(f["bytes"] for f in files.values()),
         "verification": verification, "versions": versions, "notes": notes,
     }
+    if quantization:
+        card["quantization"] = quantization
+        for side in ("input", "output"):
+            dtype = quantization.get(side, {}).get("dtype")
+            if dtype and dtype != card[side].get("dtype"):
+                if isinstance(card[side].get("description"), str):
+                    card[side]["description"] = card[side]["description"].replace(
+                        f", {card[side].get('dtype')},", f", {dtype} (quantized, see quantization.{side}),")
+                card[side]["dtype"] = dtype
+    return card
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> Path:

@@ -59,10 +59,11 @@ def export_run(run_path: str | Path, formats: Iterable[str] | str, *, quantize: 
     """Export the run at ``run_path`` to each of ``formats``; returns ``{folder name: ExportResult}``.
 
     ``formats`` are names of :data:`FORMATS` (``keras``, ``h5``, ``weights``, ``savedmodel``, ``tflite``,
-    ``onnx``), comma lists, or ``tflite-float16``-style names; ``quantize`` (``dynamic``/``float16``)
-    applies to those named without one. Exports go to ``output`` (default ``<run>/exports``). Every export
-    takes RAW inputs and is verified on ``examples`` held-out test examples; if any fails, nothing is
-    written and an :class:`ExportError` names the format and the layer or op at fault. With ``base_path``
+    ``onnx``), comma lists, or ``tflite-float16``-style names; ``quantize`` (``dynamic``/``float16``/``int8``)
+    applies to those named without one (``int8``: tflite only, calibrated on the run's training examples).
+    Exports go to ``output`` (default ``<run>/exports``). Every export takes RAW inputs and is verified on
+    ``examples`` held-out test examples; if any fails, nothing is written and an :class:`ExportError` names
+    the format and the layer or op at fault. With ``base_path``
     (one format), the export becomes the next version ``<base_path>/<N>/`` (TF Serving's layout).
 
     >>> export_run("runs/digits_mlp-20261123-101700", "keras,onnx")   # doctest: +SKIP
@@ -111,9 +112,13 @@ def _export_one(session: Session, fmt: str, quantize: str | None, folder: Path) 
     from .outputs import check_format
 
     check_format(fmt, session.inference.model, where)  # a multi-output model: the formats that carry it
+    extra = {"representative": _representative(session, where)} if quantize == "int8" else {}
     try:
-        artifact = impl.save(session.inference.model, folder, fmt=fmt, quantize=quantize)
-    except ExportError:
+        artifact = impl.save(session.inference.model, folder, fmt=fmt, quantize=quantize, **extra)
+    except ExportError as exc:
+        if exc.where is None:  # the format's own refusal: placed at this run and format
+            raise ExportError(f"the {name} export of {session.run.recipe.name} failed: {exc.what}", where=where,
+                              fix=exc.fix) from None
         raise
     except Exception as exc:
         problem = converter_problem(exc, all_layers(session.inference.model))
@@ -128,13 +133,39 @@ def _export_one(session: Session, fmt: str, quantize: str | None, folder: Path) 
                           where=where, fix=_fix(fmt, str(exc))) from exc
     if not figures["passed"]:
         raise ExportError(f"the {name} export does not match the Keras model: {failure_text(figures)}", where=where,
-                          fix="Export in float32 (no --quantize), or report the layers of the model as a bug.")
+                          fix="Export in float32 (no --quantize)" + (
+                              ", or use --quantize dynamic or float16 (int8 also quantizes the activations, "
+                              "calibrated on a few hundred training examples, and can lose more accuracy)"
+                              if quantize == "int8" else "") + ", or report the layers of the model as a bug.")
     card = make_card(session.run, session.inference, fmt=fmt, quantize=quantize, artifact=artifact.name,
                      runtime=spec.runtime, folder=folder, verification=figures,
                      versions={**_versions(impl)}, notes=_notes(fmt, quantize),
-                     names=artifact_names(fmt, folder, session.inference.model))
+                     names=artifact_names(fmt, folder, session.inference.model),
+                     quantization=_quantization(impl, artifact, session, extra) if quantize == "int8" else None)
     write_card(folder, card)
     return ExportResult(format=fmt, quantize=quantize, path=folder, artifact=artifact, card=card)
+
+
+def _representative(session: Session, where: str):
+    """An int8 export's calibration examples: raw training examples of the run (see
+    :func:`.heldout.representative_examples`)."""
+    from .heldout import representative_examples
+
+    raw = session.inference.raw
+    if raw.kind == "text" or raw.dtype == "string":
+        raise ExportError("an int8 export cannot take raw text: LiteRT has no string ops, and integer "
+                          f"quantization needs numeric inputs (the model {session.run.recipe.name} takes strings)",
+                          where=where, fix=_fix("tflite", "String"))
+    return representative_examples(session.run)
+
+
+def _quantization(impl, artifact: Path, session: Session, extra: dict) -> dict:
+    """The card's ``quantization`` of an int8 export: its tensors' types and parameters, and its calibration."""
+    recipe = session.run.recipe
+    return {"mode": "int8", **impl.quantization(artifact), "representative": {
+        "examples": int(len(extra["representative"])), "split": "train",
+        "source": f"{recipe.data.dataset} training examples (validation part excluded) of the run, drawn without "
+                  f"replacement with seed {recipe.seed}, as raw inputs"}}
 
 
 def _move_into_place(source: Path, target: Path) -> Path:
@@ -166,6 +197,12 @@ def _notes(fmt: str, quantize: str | None) -> list[str]:
         notes.append("Dynamic-range quantization: int8 weights, float32 inputs and outputs.")
     elif quantize == "float16":
         notes.append("float16 weights (dequantized to float32 on CPU); float32 inputs and outputs.")
+    elif quantize == "int8":
+        notes.append("Full-integer quantization: int8 weights and activations, calibrated on training examples "
+                     "(see quantization.representative). A float input becomes uint8 and the output uint8: "
+                     "quantize values as round(x / scale) + zero_point and dequantize the output as "
+                     "(q - zero_point) * scale (quantization.input/output); raw pixels 0..255 go in as they are "
+                     "when the input's scale is 1 and zero point 0. kerasforge's loader and `kforge serve` do both.")
     return notes
 
 

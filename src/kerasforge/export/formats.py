@@ -39,10 +39,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("h5", "model.h5", "keras_formats", "Keras (keras.saving.load_model, legacy HDF5)"),
     Format("weights", "model.weights.h5", "keras_formats", "Keras (inference model rebuilt + load_weights)"),
     Format("savedmodel", "saved_model", "savedmodel", "TensorFlow (tf.saved_model.load)"),
-    Format("tflite", "model.tflite", "tflite", "LiteRT / TFLite interpreter", ("dynamic", "float16")),
+    Format("tflite", "model.tflite", "tflite", "LiteRT / TFLite interpreter", ("dynamic", "float16", "int8")),
     Format("onnx", "model.onnx", "onnx", "ONNX Runtime (CPUExecutionProvider)", ("dynamic",)),
 )}
-QUANTIZATIONS = ("dynamic", "float16")
+QUANTIZATIONS = ("dynamic", "float16", "int8")
 
 
 def folder_name(fmt: str, quantize: str | None) -> str:

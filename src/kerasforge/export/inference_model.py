@@ -20,6 +20,7 @@ from typing import Any
 from ..data.dataset import input_dtype
 from .errors import ExportError
 from .inference_graph import without_training_layers
+from .views import cut_views, raw_info, run_views
 
 INPUT_NAMES = {"image": "pixels", "sequence": "word_ids", "text": "text", "tabular": "features"}
 
@@ -59,13 +60,18 @@ def build_inference_model(run) -> InferenceModel:
     import keras
 
     info = run.data_info or {}
+    views = None
+    if _several_inputs(run, info):  # views of one raw example (data.views): the graph cuts them itself
+        views = run_views(run)
+        if views is None:
+            raise ExportError("this model has several named inputs that are not views of one raw example; "
+                              "exports take one raw input", where=str(run.path),
+                              fix="Cut the inputs from one example with `data.views`, or use this run's model.keras "
+                                  "with Keras directly (keras.saving.load_model), feeding each input.")
+        info = raw_info(info, views)
     kind = info.get("kind") or "tabular"
     natural = info.get("input_shape")
     model_shape = info.get("model_input_shape") or natural
-    if isinstance(natural, dict) or isinstance(model_shape, dict) or len(getattr(run.model, "inputs", None) or [1]) > 1:
-        raise ExportError("this model has several named inputs; exports take one raw input", where=str(run.path),
-                          fix="Exports wrap single-input models; use this run's model.keras with Keras directly "
-                              "(keras.saving.load_model), feeding each input as the training did.")
     if natural is None:
         raise ExportError("data.json records no input_shape", where=str(run.path / "data.json"),
                           fix="Train the run again with this version of kerasforge.")
@@ -87,6 +93,9 @@ def build_inference_model(run) -> InferenceModel:
         x = keras.layers.Reshape(tuple(int(d) for d in model_shape), name="to_model_input")(x)
         built_in.append(f"Reshape {tuple(natural)} -> {tuple(model_shape)}")
     trained, removed = without_training_layers(trained_model(run))
+    if views is not None:
+        x = cut_views(x, views, trained)
+        built_in.append(views.describe())
     if removed:
         built_in.append("augmentation left out (the identity at inference): " + ", ".join(removed))
     x = trained(x, training=False)  # inference mode in every traced graph (BatchNormalization, Dropout)
@@ -109,6 +118,29 @@ def build_inference_model(run) -> InferenceModel:
     return InferenceModel(model=model, raw=RawInput(name=name, kind=kind, shape=natural, dtype=dtype,
                                                     description=_describe(kind, natural, info)),
                           output=_output(task, units, info.get("class_names") or []), built_in=built_in)
+
+
+def raw_example_model(run) -> tuple[Any, dict[str, Any]] | None:
+    """For a run whose model takes views of one raw example (``data.views``): its inference model (one RAW
+    example in, probabilities out) and ``data.json``'s facts as that raw input sees them; ``None`` for any
+    other run. ``kforge predict`` and ``kforge serve`` use it on such a run folder, so they take plain images.
+
+    >>> model, info = raw_example_model(kerasforge.load_run("runs/multi_input-20261129-101500"))  # doctest: +SKIP
+    >>> info["input_shape"]                                                                       # doctest: +SKIP
+    [28, 28, 1]
+    """
+    info = run.data_info or {}
+    if not _several_inputs(run, info):
+        return None
+    views = run_views(run)
+    if views is None:
+        return None
+    return build_inference_model(run).model, raw_info(info, views)
+
+
+def _several_inputs(run, info: dict) -> bool:
+    shapes = (info.get("input_shape"), info.get("model_input_shape"))
+    return any(isinstance(s, dict) for s in shapes) or len(getattr(run.model, "inputs", None) or [1]) > 1
 
 
 def trained_model(run):

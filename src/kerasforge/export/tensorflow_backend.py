@@ -20,6 +20,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ExportError
 
 CHILD_TIMEOUT_S = 1800
@@ -41,21 +43,30 @@ def require_tensorflow_backend(fmt: str) -> None:
                               "backend), or choose the onnx or keras format.")
 
 
-def on_tensorflow(fmt: str, model, folder: Path, *, quantize: str | None, save: Callable[..., Path]) -> Path:
-    """``save(model, folder, fmt=fmt, quantize=quantize)`` on TensorFlow: here, or in a child process."""
+def on_tensorflow(fmt: str, model, folder: Path, *, quantize: str | None, save: Callable[..., Path],
+                  representative: np.ndarray | None = None) -> Path:
+    """``save(model, folder, fmt=fmt, quantize=quantize)`` on TensorFlow: here, or in a child process.
+
+    ``representative`` (an int8 quantization's calibration examples) is passed on as ``save``'s keyword of
+    that name; a child process gets it as a ``.npy`` file beside the model."""
+    extra = {} if representative is None else {"representative": representative}
     if backend() == "tensorflow":
-        return save(model, folder, fmt=fmt, quantize=quantize)
+        return save(model, folder, fmt=fmt, quantize=quantize, **extra)
     import keras
 
     with tempfile.TemporaryDirectory(prefix="kforge-tf-export-") as scratch:
         source = Path(scratch) / "inference.keras"
         model.save(source)
+        examples = ""
+        if representative is not None:
+            examples = str(Path(scratch) / "representative.npy")
+            np.save(examples, np.asarray(representative), allow_pickle=False)
         modules = sorted({type(obj).__module__ if not isinstance(obj, type) else obj.__module__
                           for obj in keras.saving.get_custom_objects().values()})
         env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         done = subprocess.run([sys.executable, "-m", __name__, fmt, str(source), str(folder), quantize or "",
-                               *modules], capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S)
+                               examples, *modules], capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S)
     if done.returncode != 0:
         tail = done.stderr.strip()[-6000:] or f"exit status {done.returncode}"
         raise RuntimeError(f"the TensorFlow converter (run in a TensorFlow process, since this one uses "
@@ -69,7 +80,7 @@ def _child(argv: list[str]) -> int:
     """In the TensorFlow child: load the inference model and save it as ``fmt`` into the folder."""
     import importlib
 
-    fmt, source, folder, quantize, *modules = argv
+    fmt, source, folder, quantize, examples, *modules = argv
     for module in modules:  # the modules that registered custom layers in the parent (already trusted there)
         try:
             importlib.import_module(module)
@@ -82,7 +93,9 @@ def _child(argv: list[str]) -> int:
 
     apply()
     model = keras.saving.load_model(source, compile=False, safe_mode=True)
-    FORMATS[fmt].implementation().save(model, Path(folder), fmt=fmt, quantize=quantize or None)
+    extra = {"representative": np.load(examples, allow_pickle=False)} if examples else {}
+    impl = FORMATS[fmt].implementation()  # its converter itself: the parent checks what it wrote
+    getattr(impl, "_save", impl.save)(model, Path(folder), fmt=fmt, quantize=quantize or None, **extra)
     return 0
 
 

@@ -1,8 +1,9 @@
 """Verifying an export: reload it in its own runtime and compare it with the Keras inference model.
 
 Float32 exports must agree within ``FLOAT_TOLERANCE`` (max abs difference of the probabilities);
-quantized ones (dynamic, float16) within ``ACCURACY_TOLERANCE`` of the Keras model's accuracy on the same
-held-out examples. :func:`verify_export` re-checks a finished export later: its files against the card's
+quantized ones (dynamic, float16, int8) within ``ACCURACY_TOLERANCE`` of the Keras model's accuracy on the
+same held-out examples (regressors: their mean absolute error within ``REGRESSION_TOLERANCE`` of the targets'
+standard deviation of the Keras model's). :func:`verify_export` re-checks a finished export later: its files against the card's
 checksums, then its predictions again.
 
 Example:
@@ -23,6 +24,7 @@ from .errors import ExportError
 
 FLOAT_TOLERANCE = 1e-4
 ACCURACY_TOLERANCE = 0.01  # one point of accuracy
+REGRESSION_TOLERANCE = 0.02  # of the targets' standard deviation: a quantized regressor's mean absolute error
 DEFAULT_EXAMPLES = 256
 
 
@@ -62,6 +64,13 @@ def compare(reference: np.ndarray, exported: np.ndarray, labels: np.ndarray, *, 
     if quantized and classify:
         figures["criterion"] = f"|accuracy_export - accuracy_keras| <= {ACCURACY_TOLERANCE}"
         ok = abs(figures["accuracy_delta"]) <= ACCURACY_TOLERANCE + 1e-12
+    elif quantized and task == "regression":  # a regressor: its error may grow by a small share of the targets' spread
+        targets = np.asarray(labels, dtype="float64").reshape(reference.shape)
+        figures["mae_keras"] = float(np.mean(np.abs(reference - targets)))
+        figures["mae_export"] = float(np.mean(np.abs(exported - targets)))
+        allowed = REGRESSION_TOLERANCE * float(np.std(targets))
+        figures["criterion"] = f"|mae_export - mae_keras| <= {REGRESSION_TOLERANCE} x std(targets) = {allowed:.4g}"
+        ok = abs(figures["mae_export"] - figures["mae_keras"]) <= allowed + 1e-12
     else:
         figures["criterion"] = f"max_abs_diff <= {FLOAT_TOLERANCE:g}"
         ok = diff <= FLOAT_TOLERANCE

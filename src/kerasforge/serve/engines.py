@@ -187,8 +187,9 @@ class TFLiteEngine:
     name = "litert"
 
     def __init__(self, path: str | Path, spec: InputSpec) -> None:
-        from ..export.tflite import interpreter
+        from ..export.tflite import from_output, interpreter, to_input
 
+        self._to_input, self._from_output = to_input, from_output
         self.path = Path(path)
         self.spec = spec
         self.runner = interpreter(self.path)
@@ -200,18 +201,19 @@ class TFLiteEngine:
         self._out = self._outs[0]
         self.inputs = [TensorInfo(in_names[0], np.dtype(self._in["dtype"]).name,
                                   (None, *shape_of(self._in["shape_signature"])[1:]), self._in["name"])]
-        self.outputs = [TensorInfo(name, np.dtype(d["dtype"]).name, (None, *shape_of(d["shape_signature"])[1:]),
+        self.outputs = [TensorInfo(name, _served_dtype(d), (None, *shape_of(d["shape_signature"])[1:]),
                                    d["name"]) for name, d in zip(out_names, self._outs, strict=False)]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """The output for ``x`` (the interpreter resized to this batch)."""
+        """The output for ``x`` (the interpreter resized to this batch; an integer-quantized input and output
+        quantized and dequantized with their scale and zero point)."""
         runner = self.runner
         if tuple(runner.get_input_details()[0]["shape"]) != x.shape:
             runner.resize_tensor_input(self._in["index"], list(x.shape), strict=False)
             runner.allocate_tensors()
-        runner.set_tensor(self._in["index"], np.ascontiguousarray(x, dtype=self._in["dtype"]))
+        runner.set_tensor(self._in["index"], self._to_input(x, self._in))  # an int8 export's input quantized
         runner.invoke()
-        return np.array(runner.get_tensor(self._out["index"]))
+        return self._from_output(runner.get_tensor(self._out["index"]), self._out)  # ... and its output dequantized
 
     def versions(self) -> dict[str, str]:
         """From the installed packages' metadata: importing TensorFlow here would block the server."""
@@ -224,6 +226,13 @@ class TFLiteEngine:
             except metadata.PackageNotFoundError:
                 continue
         return found
+
+
+def _served_dtype(detail: dict) -> str:
+    """An output's type as served: an integer-quantized (int8 export's) output is answered dequantized."""
+    scale = (tuple(detail.get("quantization") or ()) + (0.0,))[0]
+    dtype = np.dtype(detail["dtype"])
+    return "float32" if dtype in (np.uint8, np.int8) and scale else dtype.name
 
 
 def _activate(logits: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import ServeError
 from .inputs import Limits, batch_array, contract_warning, image_array
+from .named_views import assemble_columns, layout_of, names_views
 from .registry import ModelRegistry, ServedModel
 from .signature import DTYPES, PREDICT_METHOD, VERB_SIGNATURES, TensorInfo
 from .tfserving import RunModel, status_body
@@ -84,9 +85,13 @@ class GrpcServices:
         response_spec.signature_name = signature
 
     def _inputs(self, model: ServedModel, inputs) -> np.ndarray:
-        import tensorflow as tf
-
         names = model.input_names
+        layout = layout_of(model.info)
+        if layout is not None and names_views(dict.fromkeys(inputs), layout, names):
+            # a model fed by data.views, its inputs sent by name: put back into its raw example
+            columns = {key: list(self._array(inputs, key)) for key in inputs}
+            return batch_array(assemble_columns(columns, layout, "inputs"), model.engine.spec, self.limits,
+                               where="inputs")
         if len(inputs) != 1:
             raise ServeError(400, "bad_request", f"this model has one input ({names[0]}), the request has "
                              f"{len(inputs)}: {sorted(inputs)[:10]}", fix=f"Send inputs[{names[0]!r}].")
@@ -94,11 +99,7 @@ class GrpcServices:
         if key not in names:
             raise ServeError(400, "unknown_input", f"the request names the input {key[:100]!r}; this model's "
                              f"input is {names[0]!r}", fix=f"Name it {' or '.join(map(repr, names))}.")
-        try:
-            array = tf.make_ndarray(inputs[key])
-        except Exception as exc:
-            raise ServeError(400, "bad_tensor", f"inputs[{key!r}] is not a valid TensorProto ({exc})"[:300],
-                             fix="Build it with tf.make_tensor_proto(array).") from None
+        array = self._array(inputs, key)
         spec = model.engine.spec
         if array.dtype.kind in "SO":  # DT_STRING: encoded images or text
             values = [v if isinstance(v, bytes) else str(v).encode() for v in array.reshape(-1).tolist()]
@@ -107,6 +108,16 @@ class GrpcServices:
                                        for i, v in enumerate(values)])
             return batch_array([v.decode("utf-8", "replace") for v in values], spec, self.limits, where=key)
         return batch_array(list(array), spec, self.limits, where=key)
+
+    @staticmethod
+    def _array(inputs, key: str) -> np.ndarray:
+        import tensorflow as tf
+
+        try:
+            return tf.make_ndarray(inputs[key])
+        except Exception as exc:
+            raise ServeError(400, "bad_tensor", f"inputs[{key!r}] is not a valid TensorProto ({exc})"[:300],
+                             fix="Build it with tf.make_tensor_proto(array).") from None
 
     # -- PredictionService ----------------------------------------------------------------------------------
     async def Predict(self, request, context):  # noqa: N802 (the service's method names)

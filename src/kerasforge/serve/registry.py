@@ -318,7 +318,14 @@ def _open_run(path: Path, name: str | None, version: int) -> ServedModel:
     if onnx.is_file():
         return _open_export(onnx.parent, name or run_name, artifact=onnx, version=version)
     run = load_run(path)  # Keras' safe_mode
+    from ..export.inference_model import raw_example_model
     from ..predict import emits_logits
+
+    views = raw_example_model(run)  # inputs cut from one raw example: served through the raw example
+    if views is not None:
+        return ServedModel(name=_checked_name(name or run.recipe.name, path), path=path,
+                           engine=KerasEngine(views[0], spec_from_info(views[1]), raw_inputs=True),
+                           class_names=_class_names(views[1]), info=views[1], version=version)
 
     engine = KerasEngine(run.model, spec_from_info(run.data_info or info),
                          logits=emits_logits(run.recipe, run.data_info or info))

@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import ServeError
 from .inputs import Limits, batch_array, contract_warning, dumps
+from .named_views import ViewLayout, assemble, assemble_columns, layout_of, names_views
 from .registry import ModelRegistry, ServedModel
 from .signature import DEFAULT_SIGNATURE, VERB_SIGNATURES, signature_def_map
 
@@ -77,10 +78,13 @@ def _named(value: Any, names: tuple[str, ...], where: str) -> Any:
     return inner
 
 
-def predict_items(payload: Any, names: tuple[str, ...], *, where_unnamed: bool = False) -> tuple[Any, str]:
+def predict_items(payload: Any, names: tuple[str, ...], *, where_unnamed: bool = False,
+                  views: ViewLayout | None = None) -> tuple[Any, str]:
     """The examples of a predict body and its format key (``instances`` or ``inputs``).
 
-    ``names``: the names the model's input answers to (any name when empty).
+    ``names``: the names the model's input answers to (any name when empty). ``views``: a model fed by
+    ``data.views`` also takes its inputs by name, put back together into its raw example
+    (:mod:`.named_views`).
     """
     payload = _object(payload)
     has_rows, has_columns = "instances" in payload, "inputs" in payload
@@ -94,7 +98,10 @@ def predict_items(payload: Any, names: tuple[str, ...], *, where_unnamed: bool =
     value = payload[key]
     if key == "instances":
         if isinstance(value, list) and value and isinstance(value[0], dict) and not _is_binary(value[0]):
-            value = [_named(row, names, f"instances[{i}]") for i, row in enumerate(value)]
+            value = [assemble(row, views, f"instances[{i}]") if views and names_views(row, views, names)
+                     else _named(row, names, f"instances[{i}]") for i, row in enumerate(value)]
+    elif views and names_views(value, views, names):
+        value = assemble_columns(value, views, "inputs")
     elif isinstance(value, dict) and not _is_binary(value):
         value = _named(value, names, "inputs")
     return value, key
@@ -168,7 +175,7 @@ async def answer(verb: str, model: ServedModel, payload: Any, run_model: RunMode
     payload = _object(payload)
     check_signature(payload, verb)
     if verb == "predict":
-        items, key = predict_items(payload, model.input_names)
+        items, key = predict_items(payload, model.input_names, views=layout_of(model.info))
     else:
         shape = model.engine.spec.shape if model.engine.spec.dtype == "float32" else None
         items, key = example_items(payload, model.input_names, shape), "examples"
