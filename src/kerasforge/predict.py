@@ -60,8 +60,10 @@ def predict(model_or_run: str | Path, files: list[str | Path], *, top_k: int = 3
         for index, row in enumerate(probs):
             order = np.argsort(row)[::-1][:top_k]
             names = [class_names[i] if i < len(class_names) else str(i) for i in order]
-            results.append({"file": str(file), "top": [(n, float(row[i])) for n, i in zip(names, order, strict=True)],
-                            **({"outputs": per_output[index]} if per_output else {})})
+            top = [(n, float(row[i])) for n, i in zip(names, order, strict=True)]
+            if per_output:  # the main (first) output's answer, with its own class names
+                top = next(iter(per_output[index].values())).get("top", top)
+            results.append({"file": str(file), "top": top, **({"outputs": per_output[index]} if per_output else {})})
     return results
 
 
