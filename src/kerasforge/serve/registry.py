@@ -372,7 +372,8 @@ def _card_facts(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def _class_names(info: dict[str, Any]) -> list[str]:
-    names = info.get("class_names")
+    outputs = info.get("outputs") or {}  # a multi-output model: :classify describes its first output
+    names = (next(iter(outputs.values())).get("class_names") if outputs else None) or info.get("class_names")
     if names:
         return [str(n) for n in names]
     return [str(i) for i in range(int(info.get("num_classes") or 0))]
