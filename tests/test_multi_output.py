@@ -198,3 +198,34 @@ def test_a_wrong_output_name_exits_2_naming_the_field(override, field, tmp_path,
     err = capsys.readouterr().err
     assert field.rsplit(".", 1)[0] in err and "no output called" in err and "output names: parity" in err, err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_an_output_trained_on_logits_gives_probabilities_everywhere(tmp_path):
+    """`from_logits: true` on one output: predict, serve and the keras export apply its sigmoid once."""
+    import keras
+    from fastapi.testclient import TestClient
+
+    from kerasforge.export import export_run
+    from kerasforge.export.heldout import held_out_examples
+    from kerasforge.serve.app import create_app
+    from kerasforge.serve.registry import ModelRegistry
+
+    layers = [*RECIPE["model"]["layers"][:3], {"type": "Dense", "units": 1, "name": "parity", "inputs": "shared"}]
+    recipe = {**RECIPE, "name": "logit_head", "model": {**RECIPE["model"], "layers": layers},
+              "train": {**RECIPE["train"], "epochs": 2,
+                        "loss": {"parity": {"type": "binary_crossentropy", "from_logits": True}}}}
+    run = kerasforge.train(recipe, output_dir=tmp_path / "runs", show_summary=False, track=False, report=False)
+    x, _ = held_out_examples(run, 4)
+    x = np.clip(np.round(x), 0, 255).astype(np.uint8)
+    export = export_run(run.path, ["keras"], examples=8, output=tmp_path / "exports")["keras"]
+    exported = keras.saving.load_model(export.artifact, compile=False, safe_mode=True).predict(
+        x.astype(np.float32), verbose=0)["parity"][:, 0]
+    np.save(tmp_path / "one.npy", x[0])
+    (row,) = kerasforge.predict(run.path, [tmp_path / "one.npy"], top_k=2)
+    predicted = dict(row["outputs"]["parity"]["top"])["1"]
+    with TestClient(create_app(ModelRegistry.from_paths([str(run.path)]))) as client:
+        served = client.post("/v1/models/logit_head:predict", json={"instances": x.tolist()}).json()["predictions"]
+    served = np.asarray([r["parity"][0] for r in served])
+    assert np.all((exported > 0) & (exported < 1)) and np.all((served > 0) & (served < 1))
+    np.testing.assert_allclose(served, exported, atol=1e-5)
+    assert predicted == pytest.approx(exported[0], abs=1e-5)

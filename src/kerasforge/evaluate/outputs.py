@@ -180,3 +180,37 @@ def diagnose_outputs(history: dict[str, list], outputs: OutputLabels) -> list[di
         for item in filter(None, candidates):
             found.append({**item, "title": f"Output {name!r}: {item['title']}", "output": name})
     return sorted(found, key=lambda f: f["severity"] != "problem")
+
+
+def logit_outputs(recipe: Any, data_info: dict | None = None) -> list[str]:
+    """Outputs of a multi-output run that emit logits (their loss has ``from_logits: true``; classifiers
+    only): predict, serve and the exports apply softmax/sigmoid to those, once.
+
+    >>> from kerasforge.recipe import load_recipe
+    >>> recipe = load_recipe("multi_output", ["train.loss.parity={type: binary_crossentropy, from_logits: true}"])
+    >>> logit_outputs(recipe, {"outputs": {"digit": {"task": "multiclass"}, "parity": {"task": "binary"}}})
+    ['parity']
+    """
+    outputs = (data_info or {}).get("outputs") or {}
+    loss = getattr(getattr(recipe, "train", None), "loss", None)
+    if not outputs or loss is None:
+        return []
+
+    def from_logits(spec: Any) -> bool:
+        return bool((getattr(spec, "kwargs", None) or {}).get("from_logits"))
+
+    return [name for name, info in outputs.items() if info.get("task") != "regression"
+            and from_logits(loss.get(name) if isinstance(loss, dict) else loss)]
+
+
+def activate(values: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, or a sigmoid for one unit: logits made probabilities.
+
+    >>> activate(np.array([[0.0]])).tolist(), activate(np.array([[0.0, 0.0]])).tolist()
+    ([[0.5]], [[0.5, 0.5]])
+    """
+    z = np.asarray(values, dtype="float64")
+    if z.shape[-1] == 1:
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)

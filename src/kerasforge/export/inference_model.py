@@ -100,9 +100,11 @@ def build_inference_model(run) -> InferenceModel:
         built_in.append("augmentation left out (the identity at inference): " + ", ".join(removed))
     x = trained(x, training=False)  # inference mode in every traced graph (BatchNormalization, Dropout)
     if isinstance(x, dict | list | tuple):  # a multi-output model: every output kept, by name
+        from ..evaluate.outputs import logit_outputs
         from .outputs import named_heads
 
-        heads, card = named_heads(x, list(getattr(trained, "output_names", None) or []), info)
+        heads, card = named_heads(x, list(getattr(trained, "output_names", None) or []), info,
+                                  logits=logit_outputs(run.recipe, info))
         model = keras.Model(raw, heads, name=f"{run.recipe.name}_inference")
         return InferenceModel(model=model, raw=RawInput(name=name, kind=kind, shape=natural, dtype=dtype,
                                                         description=_describe(kind, natural, info)),

@@ -37,9 +37,11 @@ def as_columns(predictions: Any) -> np.ndarray:
     return np.asarray(predictions)
 
 
-def named_heads(x: Any, names: list[str], data_info: dict) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(outputs, card entry)``: each output of the trained model as an ``Identity`` named after it, and
-    the card's ``output`` entry describing every output (shape, task and meaning)."""
+def named_heads(x: Any, names: list[str], data_info: dict, logits: list[str] | None = None,
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(outputs, card entry)``: each output of the trained model as an ``Identity`` named after it (after
+    a softmax/sigmoid for the ``logits`` outputs, whose loss has ``from_logits: true``), and the card's
+    ``output`` entry describing every output (shape, task and meaning)."""
     import keras
 
     from .inference_model import _output
@@ -48,8 +50,11 @@ def named_heads(x: Any, names: list[str], data_info: dict) -> tuple[dict[str, An
     about = data_info.get("outputs") or {}
     outputs, described = {}, {}
     for name, tensor in tensors.items():
-        outputs[name] = keras.layers.Identity(name=name)(tensor)
         units = int(tensor.shape[-1]) if len(tensor.shape) > 1 and tensor.shape[-1] is not None else 1
+        if name in (logits or []):
+            tensor = keras.layers.Activation("sigmoid" if units == 1 else "softmax", name=f"{name}_logits_to_"
+                                             f"{'sigmoid' if units == 1 else 'softmax'}")(tensor)
+        outputs[name] = keras.layers.Identity(name=name)(tensor)
         info = about.get(name) or {}
         described[name] = {**_output(info.get("task") or data_info.get("task") or "multiclass", units,
                                      info.get("class_names") or data_info.get("class_names") or []), "name": name}

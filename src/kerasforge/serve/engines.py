@@ -57,7 +57,8 @@ class KerasEngine:
 
     name = "keras"
 
-    def __init__(self, model: Any, spec: InputSpec, *, raw_inputs: bool = False, logits: bool = False) -> None:
+    def __init__(self, model: Any, spec: InputSpec, *, raw_inputs: bool = False, logits: bool = False,
+                 logit_outputs: tuple[str, ...] = ()) -> None:
         from ..predict import _model_input
 
         self.model = model
@@ -74,6 +75,7 @@ class KerasEngine:
         from .outputs import columns_of
 
         self.output_columns = columns_of(model)  # several outputs: predict gives them side by side
+        self.logit_outputs = tuple(logit_outputs)  # ... those that emit logits made probabilities
         if self.output_columns:
             self.outputs = [TensorInfo(str(n), "float32", shape_of(t.shape), str(n))
                             for n, t in zip(names, model.outputs, strict=False)]
@@ -95,7 +97,8 @@ class KerasEngine:
         if self.output_columns:  # every output, side by side (serve/outputs.py names them in the answer)
             from .outputs import side_by_side
 
-            return side_by_side(self.model.predict_on_batch(_pad_to_bucket(x)), self.output_columns)[:n]
+            return side_by_side(self.model.predict_on_batch(_pad_to_bucket(x)), self.output_columns,
+                                self.logit_outputs)[:n]
         out = _first(self.model.predict_on_batch(_pad_to_bucket(x)))[:n]
         return _activate(out) if self.logits else out
 

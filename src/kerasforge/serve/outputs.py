@@ -37,9 +37,13 @@ def columns_of(model: Any) -> list[tuple[str, int]] | None:
             for n, t in zip(names, outputs, strict=False)]
 
 
-def side_by_side(raw: Any, columns: list[tuple[str, int]]) -> np.ndarray:
-    """The outputs of ``predict_on_batch`` (a dict by name, or a list in order) as one ``(N, units)`` array."""
+def side_by_side(raw: Any, columns: list[tuple[str, int]], logits: tuple[str, ...] | list[str] = ()) -> np.ndarray:
+    """The outputs of ``predict_on_batch`` (a dict by name, or a list in order) as one ``(N, units)`` array;
+    the ``logits`` outputs (``from_logits: true``) made probabilities first."""
+    from ..evaluate.outputs import activate
+
     parts = [raw[name] for name, _ in columns] if isinstance(raw, dict) else list(raw)
+    parts = [activate(p) if name in logits else p for (name, _), p in zip(columns, parts, strict=False)]
     return np.concatenate([np.asarray(p, dtype="float32").reshape(len(p), -1) for p in parts], axis=1)
 
 
