@@ -93,8 +93,8 @@ def side_by_side(name: str, out: str, workdir: Path, rounds: int = 2) -> None:
     from kerasforge.recipe import load_recipe
 
     runs: dict[str, list[dict]] = {"in_memory": [], "stream": []}
-    for _ in range(rounds):
-        for stream in (False, True):
+    for i in range(rounds):
+        for stream in ((False, True) if i % 2 == 0 else (True, False)):
             recipe = load_recipe(name, ["train.epochs=2", f"data.stream={str(stream).lower()}",
                                         f"output.dir={workdir / 'runs'}"]).to_dict()
             runs["stream" if stream else "in_memory"].append(
@@ -125,11 +125,12 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/kforge-data-scale")
     parser.add_argument("--json", default="benchmarks/data_scale.json")
     parser.add_argument("--generate-only", action="store_true", help="only write the JPEG folders")
+    parser.add_argument("--rounds", type=int, default=3, help="with --side-by-side: alternations of the two paths")
     parser.add_argument("--side-by-side", metavar="RECIPE", help="instead: RECIPE (e.g. fashion_mnist_cnn) for 2 "
                         "epochs with data.stream false, then true; compares the steady epoch times")
     args = parser.parse_args()
     if args.side_by_side:
-        return side_by_side(args.side_by_side, args.json, Path(args.workdir))
+        return side_by_side(args.side_by_side, args.json, Path(args.workdir), args.rounds)
     if args.generate_only:
         for n in args.images:
             print(f"{n} images generated in {generate(Path(args.workdir) / f'images-{n}', n):.0f} s")

@@ -31,3 +31,30 @@ def test_kforge_data_builds_then_reuses(tmp_path: Path, monkeypatch: pytest.Monk
 def test_kforge_data_refuses_other_datasets(tmp_path: Path, capsys) -> None:
     assert main(["data", "digits_mlp"]) == 2
     assert "only image folders" in capsys.readouterr().err
+
+
+def test_kforge_data_shows_tables_and_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from test_pipeline_tables import recipe as table_recipe
+    from test_pipeline_tables import table
+
+    monkeypatch.setenv("KFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(table_recipe(table(tmp_path / "sizes.csv"), tmp_path / "runs", True)))
+    assert main(["data", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "built now" in out and "rows/s" in out and "table: 600 rows read" in out and "5 features" in out
+    assert main(["data", str(path), "--json", "-q"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["reused"] is True and info["rows"] == 600 and info["task"] == "binary"
+    assert {s: sum(c.values()) for s, c in info["splits"].items()} == {"train": 384, "validation": 96, "test": 120}
+    assert set(info["splits"]["train"]) == {"big", "small"}
+    texts = tmp_path / "texts"
+    for label in ("pos", "neg"):
+        (texts / label).mkdir(parents=True)
+        for i in range(4):
+            (texts / label / f"{i}.txt").write_text(f"{label} review {i}")
+    path.write_text(yaml.safe_dump({"name": "t", "data": {"dataset": "text_folder", "path": str(texts)},
+                                    "model": {"layers": [{"type": "Dense", "units": 2}]}}))
+    assert main(["data", str(path), "--json", "-q"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["reused"] is False and sum(sum(c.values()) for c in info["splits"].values()) == 8

@@ -238,6 +238,8 @@ def test_two_processes_each_stream_half_of_each_epoch(tmp_path: Path):
     per_process = [int(m.group(1)) for m in counts]
     total = json.loads((next(d for d in out.iterdir() if d.is_dir()) / "data.json").read_text())["sizes"]["train"]
     assert per_process[0] == per_process[1] and total - 4 <= 2 * per_process[0] <= total  # about half each
+    # ... of every epoch's permutation of the whole split (not a fixed half of the rows)
+    assert [int(m.group(2)) for m in counts] == [total, total] and all("shard 2 of 2" in t for t in texts[1:])
     info = json.loads((next(d for d in out.iterdir() if d.is_dir()) / "run.json").read_text())
     assert info["status"] == "finished" and info["data_path"]["stream"] is True
     assert json.loads((next(d for d in out.iterdir() if d.is_dir()) / "metrics.json").read_text())["test_accuracy"] > 0.7

@@ -141,3 +141,13 @@ def test_deep_merge_does_not_mutate_inputs():
     base = {"a": {"b": 1}}
     merged = deep_merge(base, {"a": {"c": 2}})
     assert merged == {"a": {"b": 1, "c": 2}} and base == {"a": {"b": 1}}
+
+
+def test_scale_is_a_number_for_rescaling_and_true_or_false_for_batch_normalization():
+    layers = [{"type": "Rescaling", "scale": 1.0e-3}, {"type": "Rescaling", "scale": "1e38"},
+              {"type": "BatchNormalization", "scale": False}, "Flatten", {"type": "Dense", "units": 10}]
+    recipe = load_recipe(with_(model={"layers": layers}))
+    assert [layer.kwargs.get("scale") for layer in recipe.model.layers[:3]] == [1.0e-3, 1.0e38, False]
+    message = error_of(with_(model={"layers": [{"type": "BatchNormalization", "scale": "yes please"}, "Flatten",
+                                               {"type": "Dense", "units": 10}]}))
+    assert "model.layers[0].scale" in message and "true or false" in message

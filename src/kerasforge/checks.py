@@ -14,8 +14,13 @@ from .recipe import Recipe, load_recipe, resolve_recipe_path
 from .references import add_to_path
 
 
-def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None = None) -> str:
-    """Validate ``source`` fully; returns a one-line summary, raises a KerasforgeError on the first problem."""
+def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None = None, *,
+                 data: bool = False) -> str:
+    """Validate ``source`` fully; returns a one-line summary, raises a KerasforgeError on the first problem.
+
+    ``data=True`` (``kforge check --data``) then loads the data and runs the rehearsal of
+    :mod:`kerasforge.rehearsal` (a training step, an evaluation, a prediction, a save/reload) on a few examples.
+    """
     if isinstance(source, str | Path):
         add_to_path(resolve_recipe_path(source).parent.resolve())
     recipe = load_recipe(source, overrides)
@@ -36,7 +41,12 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     # Names resolve the same on every backend, and Keras on JAX imports in half TensorFlow's time:
     # "auto" validates on JAX when it is installed (dense=True means "prefer JAX"), as dense models train;
     # user code written with tf.* ops still picks TensorFlow.
-    configure_backend(requested_backend(recipe), dense=True)
+    if not data:
+        configure_backend(requested_backend(recipe), dense=True)
+    else:  # the backend the run will train on (Keras keeps its first choice for the process)
+        from .backend import dense_only
+
+        configure_backend(requested_backend(recipe), dense=dense_only(recipe.model))
     from .models import check_model_spec
     from .training.callbacks import make_callbacks
     from .training.compile import make_loss, make_metrics, make_optimizer
@@ -66,5 +76,10 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
         make_callbacks(recipe.train.callbacks, Path(tmp), initial_lr=1e-3)
     model = recipe.model
     shape = f"{len(model.layers)} layers" if hasattr(model, "layers") else model.ref
-    return (f"{recipe.name}: {recipe.data.dataset} -> {model.kind} model ({shape}), "
-            f"{recipe.train.optimizer.type}, {recipe.train.epochs} epochs")
+    summary = (f"{recipe.name}: {recipe.data.dataset} -> {model.kind} model ({shape}), "
+               f"{recipe.train.optimizer.type}, {recipe.train.epochs} epochs")
+    if data:
+        from .rehearsal import check_with_data, describe
+
+        summary += f"; rehearsal on the data {describe(check_with_data(recipe))}"
+    return summary

@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a recipe field, e.g. --set train.epochs=3 (repeatable)")
     p.add_argument("--output", help="folder for run folders (default: the recipe's output.dir, 'runs')")
     p.add_argument("--new", action="store_true", help="start afresh even if an interrupted run can be resumed")
+    p.add_argument("--no-rehearsal", action="store_true", help="skip the rehearsal before the first epoch (one "
+                   "step, evaluation, prediction and save/reload on a few examples; train.rehearsal: false)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $KFORGE_TRACKING_URI, "
                    "$MLFLOW_TRACKING_URI, else sqlite:///<output>/mlflow.db)")
     p.add_argument("--no-track", action="store_true", help="do not log this run to MLflow")
@@ -86,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     p = command("check", _check, "validate a recipe (and every name in it) without training")
     p.add_argument("recipe")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    p.add_argument("--data", action="store_true", help="also load the data and rehearse: one training step, one "
+                   "evaluation, a prediction and a save/reload round trip on a few real examples (seconds)")
 
     p = command("predict", _predict, "print the top classes for images, .npy arrays or text files")
     p.add_argument("model", help="a run folder or a saved model file (.keras, .h5)")
@@ -126,7 +130,8 @@ def _train(args: argparse.Namespace) -> None:
         raise SystemExit(code)
     from .pipeline import train
 
-    run = train(args.recipe, overrides=args.overrides, output_dir=args.output,
+    overrides = [*args.overrides, *(["train.rehearsal=false"] if args.no_rehearsal else [])]
+    run = train(args.recipe, overrides=overrides, output_dir=args.output,
                 resume=False if args.new else None, tracking_uri=args.tracking_uri, track=not args.no_track,
                 devices=args.devices, num_processes=args.num_processes, process_id=args.process_id,
                 coordinator=args.coordinator,
@@ -142,7 +147,7 @@ def _train(args: argparse.Namespace) -> None:
 def _check(args: argparse.Namespace) -> None:
     from .checks import check_recipe
 
-    summary = check_recipe(args.recipe, overrides=args.overrides)
+    summary = check_recipe(args.recipe, overrides=args.overrides, data=args.data)
     print(f"ok: {summary}")
 
 

@@ -206,7 +206,9 @@ def shard_for_process(recipe: Any, prepared: Any, info: DistributionInfo) -> Any
     """Fit the prepared arrays to the devices and return the recipe ``fit`` should use.
 
     Every process trains on its own 1/N of the training rows (an equal number each) with a batch of
-    ``train.batch_size / N``, so the global batch is the recipe's. Training and validation rows are cut
+    ``train.batch_size / N``, so the global batch is the recipe's. Streamed (``data.stream``), the rows
+    stay whole and each process reads its 1/N of every epoch's seeded permutation
+    (:func:`kerasforge.data.stream.epoch_order`): each epoch covers the whole split, in the one-process order. Training and validation rows are cut
     to a multiple of the per-process device count, because every batch, the last one included, must
     split evenly over the devices (at most ``devices - 1`` rows are dropped). ``prepared.x``/``.y`` are
     changed in place; the returned recipe is a copy (the run folder keeps the original).
@@ -215,8 +217,12 @@ def shard_for_process(recipe: Any, prepared: Any, info: DistributionInfo) -> Any
     n, index = info.process_count, info.process_index
     total = _rows(prepared.x["train"])
     per_process = total // n // step * step
-    keep = slice(index, index + per_process * n, n) if n > 1 else slice(0, per_process)
-    prepared.x["train"], prepared.y["train"] = _take(prepared.x["train"], keep), _take(prepared.y["train"], keep)
+    plan = getattr(prepared, "data_plan", None)
+    if n > 1 and getattr(plan, "stream", False):  # each process reads its 1/N of every epoch's permutation
+        plan.shard, plan.shard_multiple = (index, n), step
+    else:
+        keep = slice(index, index + per_process * n, n) if n > 1 else slice(0, per_process)
+        prepared.x["train"], prepared.y["train"] = _take(prepared.x["train"], keep), _take(prepared.y["train"], keep)
     if prepared.x.get("validation") is not None:
         val = _rows(prepared.x["validation"]) // step * step
         prepared.x["validation"] = _take(prepared.x["validation"], slice(0, val))

@@ -60,6 +60,7 @@ class Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     data_plan: Any = None  # kerasforge.data.memory.DataPlan: in memory or streamed, and why
     heads: Any = None  # kerasforge.data.targets.Heads: labels/task per output of a multi-output model
+    heldout: dict | None = None  # data given in Python: raw test examples saved for export checks
 
 
 def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = None,
@@ -121,7 +122,11 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     say(f"[bold]kerasforge[/bold] {recipe.name}: loading {recipe.data.dataset} (backend: {backend})")
     if dist:
         say(f"  {dist.describe()}")
-    prepared = prepare(recipe, data=data)
+    from .rehearsal import before_training, prepare_explained
+
+    prepared = prepare_explained(prepare, recipe, data=data)  # a model that cannot be built: one paragraph
+
+    rehearsal = before_training(recipe, prepared, distributed=dist is not None)  # mistakes stop here, in seconds
     fit_recipe = shard_for_process(recipe, prepared, dist) if dist else recipe
     callbacks = [*peer_callbacks(), *(callbacks or [])]
     start = start_together(prepared.model, dist, recipe, output_dir, resume) if dist else 0  # the chief's resume point
@@ -131,6 +136,8 @@ def train(recipe: str | Path | dict | Recipe, *, overrides: list[str] | None = N
     if dist:
         update_run_info(run_dir, distribution=dist.as_dict())
         watch_run(run_dir)
+    if rehearsal is not None:
+        update_run_info(run_dir, rehearsal=rehearsal)
     if code_dir is not None:  # where predict/export/serve --trust-code find the recipe's modules
         update_run_info(run_dir, code_dir=str(code_dir))
     if show_summary and not is_quiet():
@@ -189,12 +196,13 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
     from .training.fastpath import choose_precision, is_convolutional, outputs_in_float32, precision_scope
 
     start = time.perf_counter()
-    loaded = None
+    loaded = heldout = None
     if data is not None:  # kerasforge.train(..., data=...): the user's own arrays or dataset
-        from .data.python_data import read_python_data
+        from .data.python_data import raw_sample, read_python_data
 
         loaded = read_python_data(data, test_split=recipe.data.test_split, seed=recipe.seed,
                                   stratify=recipe.data.stratify)
+        heldout = raw_sample(loaded, recipe.data)  # raw, before normalisation: what exports are checked on
     dataset = load_dataset(recipe.data, seed=recipe.seed, compact=True, loaded=loaded,
                            validation_split=0.0 if recipe.data.imbalance else recipe.train.validation_split)
     dataset = split_validation(dataset, recipe.train.validation_split, seed=recipe.seed,
@@ -257,7 +265,7 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
         weights = class_weights(dataset.y_train, recipe.train.class_weight, dataset.num_classes)
     return Prepared(dataset=dataset, model=model, input_shape=input_shape, x=x, y=y, encodings=encodings,
                     class_weight=weights, timings={"data_s": data_s, "build_s": time.perf_counter() - start},
-                    data_plan=data_plan, heads=heads)
+                    data_plan=data_plan, heads=heads, heldout=heldout)
 
 
 def _output_units(model) -> int | None:
@@ -389,7 +397,8 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     if streamed:  # batches read from the decoded cache by Grain, a seeded permutation per epoch
         from .data.stream import fit_streamed
 
-        fit_arrays = functools.partial(fit_streamed, prepared.model, seed=recipe.seed)
+        fit_arrays = functools.partial(fit_streamed, prepared.model, seed=recipe.seed,
+                                       shard=prepared.data_plan.shard, multiple=prepared.data_plan.shard_multiple)
 
     def fit_once(batch_size: int) -> None:
         first = max(initial_epoch, len(history.get("epoch", [])))  # after an OOM retry: the epochs done
@@ -455,6 +464,10 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     prepared.timings["evaluate_s"] = time.perf_counter() - start
     formats = list(recipe.output.formats) + (["weights"] if recipe.model.kind == "python" else [])
     save_run_files(prepared.model, run_dir, formats, metrics)  # a folder gone read-only: kept elsewhere
+    if prepared.heldout is not None:  # exports verify on these, not on a recipe that names no data
+        from .data.python_data import save_sample
+
+        save_sample(run_dir, prepared.heldout)
     from .lean import tensorflow_left_out
 
     with tensorflow_left_out():  # loading must not import TensorFlow on a JAX run (start-up cost, issue 15)

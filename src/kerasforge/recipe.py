@@ -42,7 +42,7 @@ from pydantic_core import PydanticCustomError
 from .errors import RecipeError, did_you_mean
 from .recipe_strict import check_kwargs, reject_bool_numbers
 
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits", "image_folder", "text_folder", "csv",
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "imdb", "digits", "image_folder", "text_folder", "csv", "parquet",
             "python")  # python: given to kerasforge.train(..., data=...)
 KERAS_CALLBACKS = (
     "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger", "TensorBoard",
@@ -162,14 +162,15 @@ class DataSpec(Section):
 
     @model_validator(mode="after")
     def _check_requirements(self) -> DataSpec:
-        if self.dataset in ("image_folder", "text_folder", "csv") and not self.path:
+        if self.dataset in ("image_folder", "text_folder", "csv", "parquet") and not self.path:
             raise PydanticCustomError(
                 "path_required", "dataset '{dataset}' needs a 'path' (a folder, .zip or .tar.gz, or a "
-                "file for csv): add `path: my/data` under data",
+                "file for csv or parquet): add `path: my/data` under data",
                 {"dataset": self.dataset})
-        if self.dataset == "csv" and not self.target:
+        if self.dataset in ("csv", "parquet") and not self.target:
             raise PydanticCustomError(
-                "target_required", "dataset 'csv' needs 'target': the name of the column to predict", {})
+                "target_required", "dataset '{dataset}' needs 'target': the name of the column to predict",
+                {"dataset": self.dataset})
         return self
 
 
@@ -455,6 +456,9 @@ class TrainSpec(Section):
     verbose: Literal["auto", 0, 1, 2] = "auto"
     run_eagerly: bool = Field(False, description="run the model's Python code step by step (for debugging with "
                               "print/breakpoints; slow): Keras' compile(run_eagerly=True), no fast path")
+    rehearsal: bool = Field(True, description="before the first epoch, one training step, one evaluation step, a "
+                            "prediction and a save/reload round trip on a few real examples (seconds; catches "
+                            "mistakes that would stop training midway); --no-rehearsal skips it")
 
     @model_validator(mode="before")
     @classmethod

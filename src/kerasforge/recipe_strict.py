@@ -46,6 +46,10 @@ BOOL_KWARGS = frozenset({
 })
 
 
+# true/false for one class, a number for another (BatchNormalization's `scale` vs Rescaling's, VarianceScaling's)
+BOOL_OR_NUMBER_KWARGS = frozenset({"scale"})
+
+
 def _accepts_bool(annotation: Any) -> bool:
     if annotation is bool or annotation is Any or annotation is object:
         return True
@@ -134,7 +138,9 @@ def _kwarg(key: str, value: Any, depth: int) -> Any:
             raise PydanticCustomError("bool_number", "'{key}' must be a number, not {value}",
                                       {"key": key, "value": str(value).lower()})
         return value
-    if key in BOOL_KWARGS and not isinstance(value, bool) and value is not None:
+    number = isinstance(value, int | float) or (isinstance(value, str) and bool(_NUMBER.fullmatch(value.strip())))
+    if key in BOOL_KWARGS and not isinstance(value, bool) and value is not None and not (
+            key in BOOL_OR_NUMBER_KWARGS and number):
         raise PydanticCustomError("word_bool", "'{key}' must be true or false, got {value}",
                                   {"key": key, "value": repr(value)})
     if isinstance(value, float) and key in INT_KWARGS and value.is_integer():

@@ -51,6 +51,7 @@ def fingerprint(recipe: Recipe) -> str:
     """A short hash of everything that decides what a run computes (output settings excluded)."""
     data = recipe.to_dict()
     data.pop("output", None)
+    data.get("train", {}).pop("rehearsal", None)  # a check before training, not part of what is computed
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -80,6 +80,17 @@ def test_train_evaluate_export_from_python_data(kind: str, tmp_path: Path) -> No
     from kerasforge.predict import predict
 
     assert predict(run.path, [_png(x[150], tmp_path)])[0]["top"][0][0] == str(y[150])
+    # exports are verified on the raw held-out sample saved with the run (the recipe names no data)
+    from kerasforge.export import export_run
+
+    with np.load(run.path / "heldout.npz") as saved:
+        np.testing.assert_array_equal(saved["x"], x[120:])
+    formats = ["keras", "onnx"] if kind != "numpy" else ["keras", "h5", "weights", "savedmodel", "tflite",
+                                                          "tflite-dynamic", "tflite-float16", "onnx", "onnx-dynamic"]
+    results = export_run(run.path, formats)
+    for name, result in results.items():
+        v = result.verification
+        assert v["passed"] and v["examples"] == 40 and v["accuracy_export"] >= 0.9, name
 
 
 def _png(pixels: np.ndarray, folder: Path) -> Path:

@@ -54,3 +54,19 @@ def test_each_process_streams_its_shard(tmp_path: Path) -> None:
     rows = [sorted(v for b in range(len(s)) for v in s[b][0][:, 0].tolist())
             for s in (EpochBatches(x, np.zeros(40), 4, seed=2, shuffle=True, shard=(p, 2)) for p in range(2))]
     assert len(rows[0]) == len(rows[1]) == 20 and sorted(rows[0] + rows[1]) == list(range(40))
+
+
+def test_shards_are_slices_of_the_one_process_order() -> None:
+    """Batch i of two processes (batch 4 each) together is batch i (of 8) of the one-process run, every
+    epoch: the union is the whole epoch, in the same order; each shard is a multiple of its devices."""
+    x, y = np.arange(43).reshape(43, 1), np.arange(43)
+    whole = EpochBatches(x, y, 8, seed=5, shuffle=True)
+    parts = [EpochBatches(x, y, 4, seed=5, shuffle=True, shard=(p, 2), multiple=2) for p in range(2)]
+    for epoch in (0, 3):
+        for src in (whole, *parts):
+            src.epoch = epoch
+        assert len(parts[0].order(epoch)) == len(parts[1].order(epoch)) == 20  # 43 // (2 * 2) * 2
+        for i in range(len(parts[0])):
+            together = sorted(parts[0][i][1].tolist() + parts[1][i][1].tolist())
+            assert together == sorted(whole[i][1].tolist())
+    assert epoch_order(43, 5, 0, True, (0, 2), 2).tolist() != epoch_order(43, 5, 1, True, (0, 2), 2).tolist()

@@ -1,7 +1,9 @@
-"""``kforge data RECIPE`` builds (or reuses) the decoded cache of a recipe's image folder and shows it.
+"""``kforge data RECIPE`` builds (or reuses) the decoded cache of a recipe's image folder, text folder or
+table (CSV, Parquet) and shows it.
 
 Example:
     $ kforge data recipes/my_photos.yaml            # decode on all cores, with a progress bar
+    $ kforge data recipes/big_table.yaml            # read a large CSV in chunks into the cache
     $ kforge data recipes/my_photos.yaml --verify   # check every block's checksum (rebuilds when damaged)
 """
 
@@ -38,13 +40,18 @@ def _data(args: argparse.Namespace) -> None:
 
     recipe = load_recipe(args.recipe, args.overrides)
     spec = recipe.data
-    if spec.dataset != "image_folder":
-        raise DataError(f"dataset '{spec.dataset}' is read as it is stored; only image folders are decoded into "
-                        "the cache", where="data.dataset",
-                        fix="Run `kforge data` on a recipe with `dataset: image_folder`.")
+    units = {"image_folder": "images", "text_folder": "files", "csv": "rows", "parquet": "rows"}
+    if spec.dataset not in units:
+        raise DataError(f"dataset '{spec.dataset}' is read as it is stored; only image folders, text folders and "
+                        "tables (csv, parquet) are decoded into the cache", where="data.dataset",
+                        fix="Run `kforge data` on a recipe with `dataset: image_folder`, `text_folder`, `csv` or "
+                            "`parquet`.")
     from ..data import folders
     from ..data.split import Picker
 
+    unit = units[spec.dataset]
+    picker = Picker(spec.subset, recipe.seed, spec.stratify)
+    validation_split = 0.0 if spec.imbalance else recipe.train.validation_split
     say(f"[bold]kerasforge[/bold] data: {spec.path}")
     with Progress(TextColumn("  decoding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                   TimeRemainingColumn(), console=console(), disable=is_quiet(), transient=False) as bar:
@@ -53,12 +60,24 @@ def _data(args: argparse.Namespace) -> None:
 
         def progress(done: int, total: int) -> None:
             rate = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{rate:.0f} images/s")
+            bar.update(task, completed=done, total=total or None, rate=f"{rate:.0f} {unit}/s")
 
-        loaded = folders.load_image_folder(
-            spec.path, spec.image_size, spec.color_mode, spec.test_split,  # type: ignore[arg-type]
-            Picker(spec.subset, recipe.seed, spec.stratify), progress=progress, rebuild=args.rebuild,
-            validation_split=0.0 if spec.imbalance else recipe.train.validation_split, stratify=spec.stratify)
+        if spec.dataset == "image_folder":
+            loaded = folders.load_image_folder(
+                spec.path, spec.image_size, spec.color_mode, spec.test_split,  # type: ignore[arg-type]
+                picker, progress=progress, rebuild=args.rebuild, validation_split=validation_split,
+                stratify=spec.stratify)
+        elif spec.dataset == "text_folder":
+            loaded = folders.load_text_folder(spec.path, spec.test_split, picker, progress=progress,  # type: ignore[arg-type]
+                                              rebuild=args.rebuild)
+        else:
+            from ..data.table_cache import load_table, use_cache
+
+            loaded = load_table(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
+                                validation_split=validation_split, progress=progress, rebuild=args.rebuild)
+            if spec.dataset == "csv" and not use_cache(spec.path, spec.stream):  # type: ignore[arg-type]
+                say("  note: this CSV is small enough that training reads it in memory, not from this cache "
+                    "(set data.stream: true, or $KFORGE_TABLE_CACHE_FROM, to use the cache)", style="yellow")
     path = Path(loaded.dataset.cache["path"])  # type: ignore[index]
     if args.verify:
         try:
@@ -87,4 +106,7 @@ def _data(args: argparse.Namespace) -> None:
     verified = "every checksum verified" if args.verify else "sampled checksums verified"
     print(f"cache: {info['path']} ({'reused' if info['reused'] else 'built now'}; {verified})")
     print(f"bytes: {info['bytes']} ({info['bytes'] / (1 << 20):.1f} MiB)")
-    print(f"decode: {info['decode_seconds']} s, {info['decode_rate']} images/s (when built)")
+    if "rows" in info:
+        print(f"table: {info['rows']} rows read ({info['source_bytes'] / (1 << 20):.1f} MiB), {info['features']} "
+              f"features, {info['task']}")
+    print(f"decode: {info['decode_seconds']} s, {info['decode_rate']} {unit}/s (when built)")

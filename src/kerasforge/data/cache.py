@@ -71,8 +71,8 @@ class CacheEntry:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of all arrays on disk."""
-        return int(sum(x.nbytes + y.nbytes for x, y in self.arrays.values()))
+        """Bytes of the entry's files on disk."""
+        return int(sum(f["bytes"] for f in self.manifest.get("files", {}).values()))
 
 
 def fingerprint(splits: dict[str, Items], settings: dict[str, Any]) -> tuple[str, str, str]:
@@ -190,9 +190,18 @@ def open_entry(path: Path, *, full_check: bool = False) -> CacheEntry | None:
     why = _verify(path, manifest, full_check)
     if why:
         raise ValueError(why)
-    arrays = {split: (np.load(path / f"x_{split}.npy", mmap_mode="r"), np.load(path / f"y_{split}.npy"))
-              for split in manifest["splits"]}
+    arrays = {split: (_features(path, split), np.load(path / f"y_{split}.npy")) for split in manifest["splits"]}
     return CacheEntry(path, arrays, manifest)
+
+
+def _features(path: Path, split: str) -> np.ndarray:
+    """``x_<split>.npy`` memory-mapped, or the texts of a text entry (one UTF-8 blob and its offsets)."""
+    npy = path / f"x_{split}.npy"
+    if npy.is_file():
+        return np.load(npy, mmap_mode="r")
+    from .text_cache import read_texts
+
+    return read_texts(path, split)
 
 
 def _remove_stale(root: Path, source: str, files: str, keep: str) -> None:
@@ -212,16 +221,15 @@ def _remove_stale(root: Path, source: str, files: str, keep: str) -> None:
             continue
 
 
-def cached_images(splits: dict[str, Items], size: tuple[int, int], mode: str, *, source: str,
-                  class_names: list[str] | None = None, progress: Progress | None = None,
-                  rebuild: bool = False) -> CacheEntry:
-    """The cache entry for these files decoded at ``size`` in colour ``mode``: reused when valid, else
-    decoded (in parallel) and written atomically. ``source`` names the folder (for notes and for replacing
-    older entries of it). Raises :class:`DataError` naming the files that cannot be decoded."""
-    from .folders import CHANNELS
+def cached_entry(key: str, source_id: str, files_key: str, settings: dict[str, Any],
+                 build: Callable[[Path], dict[str, Any]], *, rebuild: bool = False) -> CacheEntry:
+    """The entry ``key``: reused when valid, else built by ``build(tmp)`` and written atomically.
 
-    settings = {"kind": "image", "size": list(size), "mode": mode, "source": str(source)}
-    key, source_id, files_key = fingerprint(splits, settings)
+    ``build`` writes ``x_<split>``/``y_<split>`` files into the empty folder ``tmp`` and returns the
+    manifest's own fields (at least ``splits``: examples per split); every file it leaves there gets
+    block checksums. A damaged entry is deleted and built again (with a note); once built, older entries
+    of the same ``source_id`` whose files differ (``files_key``) are deleted. Shared by images, tables
+    and texts."""
     root = cache_root()
     final = root / key
     notes: list[str] = []
@@ -234,38 +242,26 @@ def cached_images(splits: dict[str, Items], size: tuple[int, int], mode: str, *,
         shutil.rmtree(final, ignore_errors=True)
         entry = None
     if entry is not None:
-        entry.notes = [f"read the decoded images from the cache {final}"]
         return entry
-
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = root / f".building-{key}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
     except OSError as exc:
-        raise DataError(f"the decoded-image cache cannot be written ({exc})", where=str(root),
-                        fix="Point $KFORGE_CACHE_DIR at a writable folder with room for the decoded images.") from None
+        raise DataError(f"the decoded cache cannot be written ({exc})", where=str(root),
+                        fix="Point $KFORGE_CACHE_DIR at a writable folder with room for the decoded data.") from None
     start = time.perf_counter()
     try:
-        failed = _decode_all(tmp, splits, size, mode, CHANNELS[mode], progress)
-        if failed:
-            failed.sort()
-            first, why = failed[0]
-            more = f" (and {len(failed) - 1} other file(s): {', '.join(f for f, _ in failed[1:4])}" \
-                   f"{'...' if len(failed) > 4 else ''})" if len(failed) > 1 else ""
-            raise DataError(f"{why}{more}", where=first,
-                            fix="Delete or replace the damaged file(s); nothing was cached, the next run decodes again.")
+        fields = build(tmp)
         seconds = time.perf_counter() - start
-        files = {}
-        for split in splits:
-            for name in (f"x_{split}.npy", f"y_{split}.npy"):
-                files[name] = {"bytes": (tmp / name).stat().st_size, "crc32": _block_crcs(tmp / name)}
+        files = {f.name: {"bytes": f.stat().st_size, "crc32": _block_crcs(f)}
+                 for f in sorted(tmp.iterdir()) if f.is_file()}
+        count = sum(fields["splits"].values())
         manifest = {
             "version": CACHE_VERSION, "key": key, "source": source_id, "files_key": files_key, "settings": settings,
-            "splits": {s: len(v) for s, v in splits.items()}, "class_names": class_names,
-            "files": files, "decode_seconds": round(seconds, 3),
-            "decode_rate": round(sum(len(v) for v in splits.values()) / max(seconds, 1e-9), 1),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "files": files, "decode_seconds": round(seconds, 3), "decode_rate": round(count / max(seconds, 1e-9), 1),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **fields,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         try:
@@ -279,9 +275,39 @@ def cached_images(splits: dict[str, Items], size: tuple[int, int], mode: str, *,
     entry = open_entry(final)
     assert entry is not None
     entry.built = True
-    rate = entry.manifest["decode_rate"]
-    entry.notes = [*notes, f"decoded {sum(len(v) for v in splits.values())} images once ({rate:.0f}/s on "
-                           f"{_workers()} cores) into the cache {final}"]
+    entry.notes = notes
+    return entry
+
+
+def cached_images(splits: dict[str, Items], size: tuple[int, int], mode: str, *, source: str,
+                  class_names: list[str] | None = None, progress: Progress | None = None,
+                  rebuild: bool = False) -> CacheEntry:
+    """The cache entry for these files decoded at ``size`` in colour ``mode``: reused when valid, else
+    decoded (in parallel) and written atomically. ``source`` names the folder (for notes and for replacing
+    older entries of it). Raises :class:`DataError` naming the files that cannot be decoded."""
+    from .folders import CHANNELS
+
+    settings = {"kind": "image", "size": list(size), "mode": mode, "source": str(source)}
+    key, source_id, files_key = fingerprint(splits, settings)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        failed = _decode_all(tmp, splits, size, mode, CHANNELS[mode], progress)
+        if failed:
+            failed.sort()
+            first, why = failed[0]
+            more = f" (and {len(failed) - 1} other file(s): {', '.join(f for f, _ in failed[1:4])}" \
+                   f"{'...' if len(failed) > 4 else ''})" if len(failed) > 1 else ""
+            raise DataError(f"{why}{more}", where=first,
+                            fix="Delete or replace the damaged file(s); nothing was cached, the next run decodes again.")
+        return {"splits": {s: len(v) for s, v in splits.items()}, "class_names": class_names}
+
+    entry = cached_entry(key, source_id, files_key, settings, build, rebuild=rebuild)
+    if not entry.built:
+        entry.notes = [f"read the decoded images from the cache {entry.path}"]
+    else:
+        rate = entry.manifest["decode_rate"]
+        entry.notes += [f"decoded {sum(len(v) for v in splits.values())} images once ({rate:.0f}/s on "
+                        f"{_workers()} cores) into the cache {entry.path}"]
     return entry
 
 
@@ -290,9 +316,15 @@ def describe_entry(entry: CacheEntry) -> dict[str, Any]:
     names = entry.manifest.get("class_names") or []
     per_split = {}
     for split, (_, y) in entry.arrays.items():
+        if y.dtype.kind == "f":  # a regression target: no classes to count
+            per_split[split] = {"examples": len(y)}
+            continue
         counts = np.bincount(y, minlength=len(names)) if len(y) else np.zeros(len(names), int)
         per_split[split] = {(names[i] if i < len(names) else str(i)): int(c) for i, c in enumerate(counts)}
-    return {"path": str(entry.path), "bytes": entry.nbytes, "splits": per_split,
+    table = {k: entry.manifest[k] for k in ("task", "rows", "source_bytes") if k in entry.manifest}
+    if "feature_columns" in entry.manifest:
+        table["features"] = len(entry.manifest["feature_columns"])
+    return {**table, "path": str(entry.path), "bytes": entry.nbytes, "splits": per_split,
             "decode_seconds": entry.manifest.get("decode_seconds"), "decode_rate": entry.manifest.get("decode_rate"),
             "settings": entry.manifest.get("settings"), "created": entry.manifest.get("created"),
             "reused": not entry.built}

@@ -25,7 +25,6 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import DataError
 from .archives import extract_once, is_archive
 from .dataset import Dataset
-from .imdb import read_text
 from .locate import resolve_data_path
 from .source import Loaded
 from .split import Picker
@@ -222,17 +221,22 @@ def load_image_folder(path: str | Path, image_size: tuple[int, int] | None, colo
     return Loaded(ds, pixel_max=255)
 
 
-def load_text_folder(path: str | Path, test_split: float, picker: Picker) -> Loaded:
-    """``text_folder``: raw texts (N,) (object array of str) and class ids per split."""
+def load_text_folder(path: str | Path, test_split: float, picker: Picker, *, progress=None,
+                     rebuild: bool = False) -> Loaded:
+    """``text_folder``: raw texts (N,) (object array of str) and class ids per split, read from the
+    decoded cache (:mod:`kerasforge.data.text_cache`: every file read once, later runs read one blob)."""
+    from .text_cache import cached_texts
+
     folder = resolve_folder(path)
     layout = find_layout(folder, "text")
     chosen = _pick_splits(layout, test_split, picker)
-    arrays = {}
-    for split, items in chosen.items():
-        x = np.empty(len(items), dtype=object)  # object, not fixed-width 'U': reviews vary a lot in length
-        x[:] = [read_text(file) for file, _ in items]
-        arrays[split] = (x, np.asarray([lab for _, lab in items], np.int64))
-    return Loaded(_dataset("text_folder", arrays, layout, path, folder))
+    entry = cached_texts(chosen, source=str(folder), class_names=layout.class_names, progress=progress,
+                         rebuild=rebuild)
+    ds = _dataset("text_folder", entry.arrays, layout, path, folder)
+    ds.notes += entry.notes
+    ds.cache = {"path": str(entry.path), "reused": not entry.built, "bytes": entry.nbytes,
+                "decode_rate": entry.manifest.get("decode_rate")}
+    return Loaded(ds)
 
 
 def _dataset(name: str, arrays: dict, layout: Layout, path: str | Path, folder: Path) -> Dataset:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from ..errors import DataError
 from ..recipe import DataSpec
 from .csv_table import load_csv
 from .dataset import Dataset
@@ -39,9 +40,16 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
                                    validation_split=validation_split, stratify=spec.stratify)
     elif spec.dataset == "text_folder":
         loaded = load_text_folder(spec.path, spec.test_split, picker)  # type: ignore[arg-type]
-    elif spec.dataset == "csv":
-        loaded = load_csv(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
-                          targets=spec.targets)  # columns named in data.targets: labels of other outputs
+    elif spec.dataset in ("csv", "parquet"):
+        from .table_cache import load_table, use_cache
+
+        if spec.dataset == "parquet" or use_cache(spec.path, spec.stream):  # type: ignore[arg-type]
+            _no_label_columns(spec)
+            loaded = load_table(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
+                                validation_split=validation_split)
+        else:
+            loaded = load_csv(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
+                              targets=spec.targets)  # columns named in data.targets: labels of other outputs
     elif spec.dataset == "python":
         from ..errors import DataError
 
@@ -56,7 +64,7 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
 
 
 def _fallback_spec(spec: DataSpec) -> DataSpec:
-    keep_path = spec.fallback in ("image_folder", "text_folder", "csv")
+    keep_path = spec.fallback in ("image_folder", "text_folder", "csv", "parquet")
     return spec.model_copy(update={"dataset": spec.fallback, "fallback": None,
                                    "path": spec.path if keep_path else None})
 
@@ -108,8 +116,13 @@ def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
     ds = loaded.dataset
     if spec.imbalance:
         make_rare(ds, class_id=spec.imbalance.class_id, fraction=spec.imbalance.fraction, seed=seed)
-    if compact and ds.kind == "image" and not spec.views:
-        offset, divisor = image_statistics(ds.x_train, spec.normalize, loaded.pixel_max)  # type: ignore[arg-type]
+    if compact and not spec.views and (ds.kind == "image" or (ds.kind == "tabular" and ds.cache)):
+        if ds.kind == "image":
+            offset, divisor = image_statistics(ds.x_train, spec.normalize, loaded.pixel_max)  # type: ignore[arg-type]
+        else:  # a table from the cache: statistics over the whole training split, in chunks (with the
+            from .table_cache import table_statistics  # validation rows, as the in-memory path computes them)
+
+            offset, divisor = table_statistics([ds.x_train, ds.x_val], spec.normalize)  # type: ignore[list-item]
         ds.preprocessing["pending"] = {"normalize": spec.normalize, "offset": offset, "divisor": divisor,
                                        "pixel_max": loaded.pixel_max}
     else:
@@ -117,3 +130,14 @@ def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
     if spec.views:
         apply_views(ds, spec.views, loaded.feature_columns)
     return ds
+
+
+def _no_label_columns(spec: DataSpec) -> None:
+    """The cached table path reads one label column: ``data.targets`` naming columns is refused there."""
+    columns = {k: v for k, v in (spec.targets or {}).items() if str(v).isidentifier() and v != "label"}
+    if columns:
+        name = next(iter(columns))
+        raise DataError(f"names the column {columns[name]!r} as the labels of the output {name!r}, which the "
+                        f"cached {spec.dataset} table path does not read", where=f"data.targets.{name}",
+                        fix="Set data.stream: false to read the CSV in memory, or give that output an expression "
+                            "over `label`.")

@@ -21,7 +21,8 @@ from ..errors import DataError
 NAMED = ("fashion_mnist", "mnist", "cifar10", "imdb")
 PRETTY = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10", "imdb": "IMDB",
           "digits": "the bundled digits dataset (scikit-learn)", "image_folder": "the image folder",
-          "text_folder": "the text folder", "csv": "the CSV table"}
+          "text_folder": "the text folder", "csv": "the CSV table",
+          "parquet": "the Parquet table"}
 # Folder names a dataset goes by (Debian writes fashion-mnist, Python people write fashion_mnist).
 SPELLINGS = {
     "fashion_mnist": ("fashion-mnist", "fashion_mnist", "fashionmnist"),

@@ -154,6 +154,8 @@ class DataPlan:
     in_memory_peak: int
     streaming_peak: int
     details: dict[str, int] = field(default_factory=dict)
+    shard: tuple[int, int] = (0, 1)  # (process, processes): streamed, each reads its 1/N of every epoch
+    shard_multiple: int = 1  # the process's devices: its rows per epoch are a multiple of them
 
     def describe(self) -> str:
         """One line for the console."""

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,8 @@ from .source import Loaded
 from .split import stratified_split
 
 SPLITS = ("train", "validation", "test")
+SAMPLE_FILE = "heldout.npz"
+SAMPLE_SIZE = 256
 _FIX = ("Give numpy (x, y), a dict {'train': (x, y), 'validation': (x, y), 'test': (x, y)}, or a tf.data / Grain "
         "dataset of (x, y) pairs.")
 
@@ -135,3 +138,32 @@ def read_python_data(data: Any, *, test_split: float = 0.2, seed: int = 42, stra
     if per_output:  # kerasforge.data.targets gives each output its own labels
         ds.y_outputs = {k: dict(v[1]) for k, v in full.items()}
     return Loaded(ds, pixel_max=255 if ds.x_train.dtype == np.uint8 and ds.kind == "image" else None)  # type: ignore[union-attr]
+
+
+def raw_sample(loaded: Any, spec: Any, n: int = SAMPLE_SIZE) -> dict[str, np.ndarray] | None:
+    """The first ``n`` test examples of ``loaded`` (data read from Python, before any normalisation) with the
+    recipe's colour mode and image size applied, ready for :func:`save_sample`; ``None`` for several views.
+
+    >>> from kerasforge.recipe import DataSpec
+    >>> loaded = read_python_data((np.zeros((10, 4, 4, 1), np.uint8), np.arange(10) % 2), test_split=0.5)
+    >>> raw_sample(loaded, DataSpec(dataset="python"), 3)["x"].shape
+    (3, 4, 4, 1)
+    """
+    from .preprocess import prepare_images
+
+    ds = loaded.dataset
+    if isinstance(ds.x_test, dict):
+        return None
+    x, y = np.asarray(ds.x_test[:n]).copy(), np.asarray(ds.y_test[:n]).copy()
+    if ds.kind == "image":  # the training's colour mode and image size, on the sample alone
+        small = Dataset("sample", x, y, x, y, list(ds.class_names), task=ds.task)
+        prepare_images(small, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)
+        x = np.asarray(small.x_test)
+    if ds.kind == "text":
+        x = np.asarray([str(t) for t in x], dtype=str)  # no pickled objects in the file
+    return {"x": x, "y": y, "pixel_max": np.float64(loaded.pixel_max or 0), "kind": np.asarray(ds.kind)}
+
+
+def save_sample(run_dir: Path, sample: dict[str, np.ndarray]) -> None:
+    """Write ``sample`` (see :func:`raw_sample`) as ``heldout.npz`` in the run folder."""
+    np.savez_compressed(Path(run_dir) / SAMPLE_FILE, **sample)

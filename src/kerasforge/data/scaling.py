@@ -105,8 +105,10 @@ def scale_inside(model: Any, ds: Dataset, natural_shape: tuple) -> Any:
     channels = len(pending["offset"])
     ds.preprocessing.update(normalize=pending["normalize"], offset=[0.0] * channels, divisor=[1.0] * channels,
                             pixel_max=pending.get("pixel_max"), in_model=pending)
-    ds.notes.append(f"kept pixels as uint8; the model's first layer scales them ({pending['normalize']}: "
-                    f"(x - {pending['offset']}) / {pending['divisor']})")
+    kept = "kept pixels as uint8" if ds.kind == "image" else "kept the features raw"
+    how = f"(x - {pending['offset']}) / {pending['divisor']}" if channels <= 8 else \
+        f"per feature, {channels} offsets and divisors in data.json"
+    ds.notes.append(f"{kept}; the model's first layer scales them ({pending['normalize']}: {how})")
     return scaled
 
 

@@ -76,9 +76,13 @@ class RowReader:
         return out
 
 
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, shard: tuple[int, int] = (0, 1)) -> np.ndarray:
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, shard: tuple[int, int] = (0, 1),
+                multiple: int = 1) -> np.ndarray:
     """The example order of one epoch: a permutation seeded by (seed, epoch), then every ``count``-th
-    example from ``index`` (the shard); all shards have the same length.
+    example from ``index`` (the shard); all shards have the same length, a multiple of ``multiple`` (the
+    process's devices: every batch must split evenly over them). With a per-process batch of ``b``, batch
+    ``i`` of all shards together is batch ``i`` (of ``b * count``) of the one-process order: the union over
+    processes is the whole epoch, in the same order.
 
     >>> epoch_order(6, 1, 0, True).tolist() == epoch_order(6, 1, 0, True).tolist()
     True
@@ -87,8 +91,8 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, shard: tuple[int, 
     """
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     index, count = shard
-    if count > 1:
-        order = order[: n - n % count][index::count]
+    if count > 1 or multiple > 1:
+        order = order[: n // (count * multiple) * (count * multiple)][index::count]
     return order
 
 
@@ -97,9 +101,10 @@ class EpochBatches:
     per-example weights; ``epoch`` is set by :class:`EpochSetter`."""
 
     def __init__(self, x: Any, y: Any, batch_size: int, *, seed: int = 0, shuffle: bool = False,
-                 shard: tuple[int, int] = (0, 1), sample_weight: np.ndarray | None = None) -> None:
+                 shard: tuple[int, int] = (0, 1), multiple: int = 1, sample_weight: np.ndarray | None = None) -> None:
         self.readers = {k: RowReader(v) for k, v in x.items()} if isinstance(x, dict) else RowReader(x)
         self.y, self.batch_size, self.seed, self.shuffle, self.shard = y, batch_size, seed, shuffle, shard
+        self.multiple = multiple
         self.sample_weight = sample_weight
         self.n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
         self.epoch = 0
@@ -109,7 +114,7 @@ class EpochBatches:
         """This shard's example order for ``epoch`` (cached for the last two epochs)."""
         if epoch not in self._orders:
             self._orders = {k: v for k, v in self._orders.items() if k >= epoch - 1}
-            self._orders[epoch] = epoch_order(self.n, self.seed, epoch, self.shuffle, self.shard)
+            self._orders[epoch] = epoch_order(self.n, self.seed, epoch, self.shuffle, self.shard, self.multiple)
         return self._orders[epoch]
 
     def __len__(self) -> int:
@@ -176,10 +181,10 @@ def epoch_setter(*sources: EpochBatches):
 
 def fit_streamed(model: Any, x: Any, y: Any, *, validation_data: tuple | None, epochs: int, initial_epoch: int,
                  batch_size: int, shuffle: bool, class_weight: dict[int, float] | None, callbacks: list,
-                 verbose: Any, seed: int, shard: tuple[int, int] = (0, 1)) -> Any:
-    """``model.fit`` on streamed batches: same arguments as Keras' array ``fit`` (plus ``seed`` and
-    ``shard``), training order = :func:`epoch_order` of (seed, epoch), validation in file order."""
-    train = EpochBatches(x, y, batch_size, seed=seed, shuffle=shuffle, shard=shard,
+                 verbose: Any, seed: int, shard: tuple[int, int] = (0, 1), multiple: int = 1) -> Any:
+    """``model.fit`` on streamed batches: same arguments as Keras' array ``fit`` (plus ``seed``, ``shard``
+    and ``multiple``), training order = :func:`epoch_order` of (seed, epoch), validation in file order."""
+    train = EpochBatches(x, y, batch_size, seed=seed, shuffle=shuffle, shard=shard, multiple=multiple,
                          sample_weight=class_sample_weights(y, class_weight) if not isinstance(y, dict) else None)
     train.epoch = initial_epoch
     from ..console import say

@@ -1,5 +1,7 @@
-"""Examples in RAW form (pixels 0..255, word ids, text), recreated from a run's recipe: held-out test
-examples to verify exports on, and training examples to calibrate a full-integer quantization with.
+"""Examples in RAW form (pixels 0..255, word ids, text): held-out test examples to verify exports on, and
+training examples to calibrate a full-integer quantization with — recreated from a run's recipe, or, when the
+data was given in Python (``kerasforge.train(recipe, data=...)``), the held-out ones read from the sample the
+training saved into the run folder (``heldout.npz``: the first test examples, raw, with their labels).
 
 Example:
     >>> x, y = held_out_examples(run, 256)   # doctest: +SKIP
@@ -11,19 +13,46 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from ..data.python_data import SAMPLE_FILE, SAMPLE_SIZE
 from .errors import ExportError
 
 REPRESENTATIVE_EXAMPLES = 300  # training examples an int8 quantization is calibrated on
 
 
-def held_out_examples(run, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def _from_python(run) -> bool:
+    return run.recipe.data.dataset == "python" or (run.data_info or {}).get("dataset") == "python"
+
+
+def _saved_sample(run, n: int) -> tuple[np.ndarray, np.ndarray, str, float | None]:
+    file = Path(run.path) / SAMPLE_FILE
+    if not file.is_file():
+        raise ExportError("the run was trained on data given in Python and its held-out sample "
+                          f"({SAMPLE_FILE}) is not in the run folder, so the export cannot be verified",
+                          where=str(file),
+                          fix="Train the run again with this kerasforge version (it saves the sample), or give "
+                              "the data in the recipe's data: section.")
+    try:
+        with np.load(file, allow_pickle=False) as saved:
+            x, y, kind, pixel_max = saved["x"][:n], saved["y"][:n], str(saved["kind"]), float(saved["pixel_max"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ExportError(f"the run's held-out sample cannot be read ({exc.__class__.__name__}: {exc})",
+                          where=str(file), fix="Train the run again; the sample is written at training time.") from None
+    return x, y, kind, pixel_max or None
+
+
+def held_out_examples(run, n: int = SAMPLE_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` test examples of ``run``'s data, before normalisation, with their class ids.
 
     Images come as float32 pixels 0..255 in their natural layout (after the recipe's colour mode and image
     size), sequences as int32 word ids, text as strings, tabular rows as float32 raw values.
     """
+    if _from_python(run):
+        x, y, kind, pixel_max = _saved_sample(run, n)
+        return _raw(x, kind, pixel_max), np.asarray(y)
     loaded = _load(run, "test")
     ds = loaded.dataset
     return _raw(ds.x_test[:n], ds.kind, loaded.pixel_max), np.asarray(ds.y_test[:n])
