@@ -60,11 +60,16 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
 
         load_search(recipe)
     make_optimizer(recipe.train.optimizer)
+    from .data.targets import check_output_fields
+
+    check_output_fields(recipe)  # per-output dicts name the model's outputs; target expressions parse
     losses = recipe.train.loss if isinstance(recipe.train.loss, dict) else {"": recipe.train.loss}
     for name, spec in losses.items():
         if spec is not None:
             make_loss(spec, "mse", where="train.loss" + (f".{name}" if name else ""))
-    make_metrics(recipe.train.metrics)
+    metrics = recipe.train.metrics
+    for name, specs in (metrics.items() if isinstance(metrics, dict) else [("", metrics)]):
+        make_metrics(specs, where="train.metrics" + (f".{name}" if name else ""))
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -159,6 +159,10 @@ def _predict(args: argparse.Namespace) -> None:
                               fix="e.g. --top 3 for the three most likely classes.")
     for row in predict(args.model, args.files, top_k=args.top):
         shown = ", ".join(f"{name} {prob:.3f}" for name, prob in row["top"])
+        if row.get("outputs"):  # a multi-output model: every output by name
+            from .evaluate.outputs import format_outputs
+
+            shown = format_outputs(row["outputs"])
         print(f"{row['file']}: {shown}")
 
 

@@ -59,6 +59,7 @@ class Prepared:
     class_weight: dict[int, float] | None
     timings: dict[str, float] = field(default_factory=dict)
     data_plan: Any = None  # kerasforge.data.memory.DataPlan: in memory or streamed, and why
+    heads: Any = None  # kerasforge.data.targets.Heads: labels/task per output of a multi-output model
     heldout: dict | None = None  # data given in Python: raw test examples saved for export checks
 
 
@@ -221,7 +222,11 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
         model = build_model(recipe.model, dataset.input_shape, dataset.num_classes, name=recipe.name,
                             input_dtype=input_dtype(dataset.kind))
     outputs_in_float32(model, policy)
-    check_outputs(model, dataset.num_classes, dataset.task)
+    from .data.targets import output_heads
+    from .training.compile import output_names
+
+    heads = output_heads(dataset, recipe.data.targets, output_names(model))  # labels per output, or None
+    check_outputs(model, heads.num_classes if heads else dataset.num_classes, heads.tasks if heads else dataset.task)
     def fit_to_model(model, dataset) -> dict[str, Any]:
         shape = model_input_shape(model)
         raw_x = {"train": dataset.x_train, "validation": dataset.x_val, "test": dataset.x_test}
@@ -235,17 +240,23 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
     say(f"  {data_plan.describe()}")
     input_shape = model_input_shape(model)
     adapt_preprocessing(model, x["train"])
-    losses = compile_model(model, recipe.train, task=dataset.task,
-                           default_loss=default_loss(dataset.task, dataset.num_classes, _output_units(model)))
-    encodings = {out: label_encoding_for(loss, recipe.data.labels, dataset.task) for out, loss in losses.items()}
+    if heads is not None:  # a multi-output model: each output's own labels, task and loss
+        from .data.targets import compile_heads
 
-    def targets(labels):
-        if labels is None:
-            return None
-        encoded = {out: encode_labels(labels, enc, dataset.num_classes) for out, enc in encodings.items()}
-        return encoded if len(encoded) > 1 else next(iter(encoded.values()))
+        losses, encodings, y = compile_heads(model, recipe, heads)
+    else:
+        losses = compile_model(model, recipe.train, task=dataset.task,
+                               default_loss=default_loss(dataset.task, dataset.num_classes, _output_units(model)))
+        encodings = {out: label_encoding_for(loss, recipe.data.labels, dataset.task) for out, loss in losses.items()}
 
-    y = {"train": targets(dataset.y_train), "validation": targets(dataset.y_val), "test": targets(dataset.y_test)}
+        def targets(labels):
+            if labels is None:
+                return None
+            encoded = {out: encode_labels(labels, enc, dataset.num_classes) for out, enc in encodings.items()}
+            return encoded if len(encoded) > 1 else next(iter(encoded.values()))
+
+        y = {"train": targets(dataset.y_train), "validation": targets(dataset.y_val),
+             "test": targets(dataset.y_test)}
     weights = None
     if recipe.train.class_weight is not None:
         if len(losses) > 1:
@@ -254,7 +265,7 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
         weights = class_weights(dataset.y_train, recipe.train.class_weight, dataset.num_classes)
     return Prepared(dataset=dataset, model=model, input_shape=input_shape, x=x, y=y, encodings=encodings,
                     class_weight=weights, timings={"data_s": data_s, "build_s": time.perf_counter() - start},
-                    data_plan=data_plan, heldout=heldout)
+                    data_plan=data_plan, heads=heads, heldout=heldout)
 
 
 def _output_units(model) -> int | None:
@@ -490,7 +501,8 @@ def write_report(recipe: Recipe, prepared: Prepared, run_dir: Path) -> dict[str,
             task=dataset.task, class_names=list(dataset.class_names),
             images=natural if dataset.kind == "image" else None, texts=natural if dataset.kind == "text" else None,
             train_labels=dataset.y_train, split=split, seed=recipe.seed,
-            batch_size=recipe.evaluate.batch_size or recipe.train.batch_size))
+            batch_size=recipe.evaluate.batch_size or recipe.train.batch_size,
+            outputs=prepared.heads.for_split(split) if prepared.heads else None))
     except Exception as exc:  # reporting is a bonus; the model and metrics are already saved
         say(f"  warning: the report could not be written ({type(exc).__name__}: {exc})", style="yellow")
         set_parts(run_dir, report="failed")
@@ -547,6 +559,7 @@ def data_info(prepared: Prepared, recipe: Recipe) -> dict[str, Any]:
         "kind": dataset.kind, "class_names": dataset.class_names, "num_classes": dataset.num_classes,
         "sizes": dataset.sizes(), "input_shape": _plain_shape(dataset.input_shape),
         "model_input_shape": _plain_shape(prepared.input_shape), "label_encoding": prepared.encodings,
+        **({"outputs": prepared.heads.describe()} if prepared.heads else {}),  # task/classes per output
         "preprocessing": {"normalize": recipe.data.normalize, "image_size": recipe.data.image_size,
                           "color_mode": recipe.data.color_mode, "maxlen": recipe.data.maxlen,
                           "num_words": recipe.data.num_words,

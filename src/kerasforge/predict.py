@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class Opened:
     data_info: dict
     raw_inputs: bool = False
     logits: bool = False
+    logit_outputs: list[str] = field(default_factory=list)  # a multi-output model's outputs that emit logits
 
 
 @trust_option
@@ -54,12 +55,35 @@ def predict(model_or_run: str | Path, files: list[str | Path], *, top_k: int = 3
     results = []
     for file in map(Path, files):
         x = _read_input(file, opened.model, opened.data_info, raw_inputs=opened.raw_inputs)
-        probs = _probabilities(opened.model.predict(x, verbose=0), logits=opened.logits)
-        for row in probs:
+        raw = opened.model.predict(x, verbose=0)
+        probs = _probabilities(raw, logits=opened.logits)
+        per_output = _per_output(raw, opened.data_info, top_k,  # a multi-output model: every output's answer
+                                 logit_outputs=opened.logit_outputs)
+        for index, row in enumerate(probs):
             order = np.argsort(row)[::-1][:top_k]
             names = [class_names[i] if i < len(class_names) else str(i) for i in order]
-            results.append({"file": str(file), "top": [(n, float(row[i])) for n, i in zip(names, order, strict=True)]})
+            top = [(n, float(row[i])) for n, i in zip(names, order, strict=True)]
+            if per_output:  # the main (first) output's answer, with its own class names
+                top = next(iter(per_output[index].values())).get("top", top)
+            results.append({"file": str(file), "top": top, **({"outputs": per_output[index]} if per_output else {})})
     return results
+
+
+def _per_output(raw: Any, data_info: dict, top_k: int, logit_outputs: list[str] | None = None) -> list[dict] | None:
+    """Each example's answer per output name when the model has several outputs (``None`` otherwise);
+    ``logit_outputs`` get softmax/sigmoid first."""
+    if not isinstance(raw, dict | list | tuple) or len(raw) < 2:
+        return None
+    from .evaluate.outputs import activate, top_per_output
+
+    if logit_outputs and isinstance(raw, dict):
+        raw = {k: activate(v) if k in logit_outputs else v for k, v in raw.items()}
+
+    outputs = data_info.get("outputs") or {}
+    if not outputs:  # an older run: every output learnt the dataset's classes
+        names = list(raw) if isinstance(raw, dict) else [f"output_{i}" for i in range(len(raw))]
+        outputs = {n: {"task": data_info.get("task"), "class_names": data_info.get("class_names")} for n in names}
+    return top_per_output(raw, outputs, top_k=top_k)
 
 
 def open_for_prediction(path: Path) -> Opened:
@@ -77,7 +101,10 @@ def open_for_prediction(path: Path) -> Opened:
         views = raw_example_model(run)  # inputs cut from one raw example: its inference model takes that example
         if views is not None:
             return Opened(views[0], views[1], raw_inputs=True)
-        return Opened(run.model, run.data_info, logits=emits_logits(run.recipe, run.data_info))
+        from .evaluate.outputs import logit_outputs
+
+        return Opened(run.model, run.data_info, logits=emits_logits(run.recipe, run.data_info),
+                      logit_outputs=logit_outputs(run.recipe, run.data_info))
     if path.name == "model.keras" and _views_run(path.parent):  # a views run's own model: open the run
         return open_for_prediction(path.parent)
     card = read_json(path.parent / "model_card.json", None)

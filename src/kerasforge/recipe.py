@@ -150,6 +150,8 @@ class DataSpec(Section):
     target: str | None = None
     views: dict[str, list[str] | str] | None = Field(
         None, description="split features into named model inputs: column names (csv) or 'start:stop'")
+    targets: dict[str, str] | None = Field(
+        None, description="labels per model output: {output: expression over `label`}, e.g. {parity: 'label % 2'}")
     # sources with no test split of their own (folders, csv)
     test_split: float = Field(0.2, ge=0.0, lt=1.0)
     imbalance: ImbalanceSpec | None = Field(
@@ -433,7 +435,9 @@ class TrainSpec(Section):
     loss: LossSpec | dict[str, LossSpec] | None = Field(
         None, description="default: chosen from the task (sparse categorical / binary cross-entropy, MSE)")
     loss_weights: dict[str, float] | list[float] | None = None
-    metrics: list[MetricSpec] = Field(default_factory=lambda: [MetricSpec(type="accuracy")])
+    metrics: list[MetricSpec] | dict[str, list[MetricSpec]] = Field(
+        default_factory=lambda: [MetricSpec(type="accuracy")],
+        description="a list for every output, or {output: [metrics]} per output of a multi-output model")
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 32
     validation_split: float = Field(0.1, ge=0.0, lt=1.0)
@@ -475,6 +479,11 @@ class TrainSpec(Section):
             for key in ("metrics", "callbacks"):
                 if isinstance(data.get(key), list):
                     data[key] = [_objects_named(m) for m in data[key]]
+            if isinstance(data.get("metrics"), dict) and "type" in data["metrics"]:  # one metric, not a list
+                data["metrics"] = [data["metrics"]]
+            if isinstance(data.get("metrics"), dict):  # per output: {digit: [accuracy], parity: accuracy}
+                data["metrics"] = {k: [_objects_named(m) for m in (v if isinstance(v, list) else [v])]
+                                   for k, v in data["metrics"].items()}
         return data
 
 

@@ -83,7 +83,11 @@ def _one_example(run, results):
         x = np.clip(np.round(x), 0, 255).astype(np.uint8)
     model = keras.saving.load_model(results["keras"].artifact, compile=False, safe_mode=True)
     feed = x.astype(np.float32) if x.dtype == np.uint8 else x
-    probabilities = np.asarray(model.predict(feed, verbose=0), dtype="float64")
+    raw = model.predict(feed, verbose=0)
+    if isinstance(raw, dict):  # several named outputs: the export keeps every one; the first is the main one
+        assert sorted(raw) == sorted(model.output_names), raw.keys()
+        raw = raw[model.output_names[0]]
+    probabilities = np.asarray(raw, dtype="float64")
     if probabilities.shape[1] == 1:
         probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
     return x, probabilities[0]
@@ -117,7 +121,12 @@ def _serve_agrees(run, x, reference):
     with TestClient(create_app(registry)) as client:
         answer = client.post(f"/v1/models/{served.name}:predict", json={"instances": [_plain(x[0])]})
     assert answer.status_code == 200, answer.text
-    got = np.asarray(answer.json()["predictions"][0], dtype="float64").ravel()
+    got = answer.json()["predictions"][0]
+    outputs = (run.data_info or {}).get("outputs")
+    if outputs:  # a multi-output model answers every output by name (TF Serving's row format)
+        assert sorted(got) == sorted(outputs), got
+        got = got[next(iter(outputs))]
+    got = np.asarray(got, dtype="float64").ravel()
     if got.size == 1:
         got = np.array([1 - got[0], got[0]])
     np.testing.assert_allclose(got, reference, atol=TOLERANCE)

@@ -114,7 +114,7 @@ def bench_accuracy(names: list[str], *, seeds: int = 3, overrides: list[str] | N
 
 def summarize(name: str, runs: list[dict[str, Any]], overrides: list[str], command: str) -> dict[str, Any]:
     """The row of one recipe: accuracy mean and std over its runs, epochs, time, machine, backend, date."""
-    accuracies = [r["metrics"]["test_accuracy"] for r in runs]
+    accuracies = [main_accuracy(r["metrics"]) for r in runs]
     env = json.loads((Path(runs[0]["path"]) / "env.json").read_text(encoding="utf-8")) if runs else {}
     return {
         "recipe": name, "target": recipe_target(name), "seeds": len(runs),
@@ -125,7 +125,27 @@ def summarize(name: str, runs: list[dict[str, Any]], overrides: list[str], comma
         "machine": machine_name(env), "backend": env.get("backend", "?"), "date": time.strftime("%Y-%m-%d"),
         "overrides": overrides, "command": command, "runs": runs,
         **_rare_class_summary(runs),
+        **_output_summary(runs),
     }
+
+
+def main_accuracy(metrics: dict[str, Any]) -> float:
+    """``test_accuracy``, or for a multi-output model its first output's (``test_<output>_accuracy``).
+
+    >>> main_accuracy({"test_loss": 0.1, "test_digit_accuracy": 0.97, "test_parity_accuracy": 0.99})
+    0.97
+    """
+    if "test_accuracy" in metrics:
+        return metrics["test_accuracy"]
+    return next(v for k, v in metrics.items() if k.startswith("test_") and k.endswith("_accuracy"))
+
+
+def _output_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean test accuracy per output of a multi-output model (empty for one output)."""
+    if not runs or "test_accuracy" in runs[0]["metrics"]:
+        return {}
+    keys = [k for k in runs[0]["metrics"] if k.startswith("test_") and k.endswith("_accuracy")]
+    return {"output_accuracy_mean": {k[5:-9]: statistics.fmean(r["metrics"][k] for r in runs) for k in keys}}
 
 
 def _rare_class_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -99,10 +99,21 @@ def _task(names: list[str]) -> str:
     return "binary" if len(names) == 2 else "multiclass"
 
 
-def load_csv(path: str | Path, target: str, test_split: float, picker: Picker) -> Loaded:
-    """A CSV table as (N, F) float32 features, class ids (or float targets) and a held-out test split."""
+def load_csv(path: str | Path, target: str, test_split: float, picker: Picker,
+             targets: dict[str, str] | None = None) -> Loaded:
+    """A CSV table as (N, F) float32 features, class ids (or float targets) and a held-out test split.
+
+    ``targets`` (``data.targets``): an output whose value is a column name learns that column (left out
+    of the features), in ``Dataset.y_outputs``; other values are expressions over ``label`` (the target).
+    """
     path = resolve_data_path(path)
     header, rows = read_rows(path)
+    label_columns = {out: col for out, col in (targets or {}).items() if col in header and col != target}
+    for out, col in (targets or {}).items():
+        if str(col).isidentifier() and col not in header and col != "label":
+            raise DataError(f"has no column '{col}' (data.targets.{out}).{did_you_mean(col, header)} "
+                            f"Its columns are: {', '.join(header)}", where=str(path),
+                            fix="Name a column of the table, or write an expression over `label` (the target).")
     if target not in header:
         raise DataError(f"has no column '{target}' (the target).{did_you_mean(target, header)} "
                         f"Its columns are: {', '.join(header)}", where=str(path),
@@ -110,7 +121,8 @@ def load_csv(path: str | Path, target: str, test_split: float, picker: Picker) -
     t = header.index(target)
     _check_finite(header, rows, path)
     rows = [[("" if c in MISSING else c) for c in r] for r in rows]  # NaN, NA, null: missing values
-    kept = [r for r in rows if r[t] != ""]
+    wanted = [t, *(header.index(c) for c in label_columns.values())]
+    kept = [r for r in rows if all(r[i] != "" for i in wanted)]
     if not kept:
         raise DataError(f"column '{target}' (the target) is empty in every row", where=str(path),
                         fix="Fill in the target column, or choose another `data.target`.")
@@ -121,7 +133,7 @@ def load_csv(path: str | Path, target: str, test_split: float, picker: Picker) -
     train, test = picker.carve_test(y, test_split)
     columns, blocks, onehot = [], [], []
     for c, name in enumerate(header):
-        if c == t:
+        if c == t or name in label_columns.values():
             continue
         cells = [r[c] for r in kept]
         numbers = [_number(v) if v != "" else None for v in cells]
@@ -146,9 +158,15 @@ def load_csv(path: str | Path, target: str, test_split: float, picker: Picker) -
     tr = train[picker.pick(y[train], "train")]
     te = test[picker.pick(y[test], "test")]
     ds = Dataset("csv", x[tr], y[tr], x[te], y[te], class_names, task=task, source=str(path))  # type: ignore[arg-type]
+    for out, column in label_columns.items():  # another output's labels: the same rows, split the same way
+        values, names, out_task = _target([r[header.index(column)] for r in kept], path, column)
+        ds.y_outputs.setdefault("train", {})[out] = values[tr]
+        ds.y_outputs.setdefault("test", {})[out] = values[te]
+        ds.output_classes[out] = (out_task, names)
     dropped = len(rows) - len(kept)
     if dropped:
-        ds.notes.append(f"dropped {dropped} rows with no '{target}' value")
+        ds.notes.append(f"dropped {dropped} rows with no '{target}' value"
+                        + (f" (or no {', '.join(map(repr, label_columns.values()))} value)" if label_columns else ""))
     if onehot:
         ds.notes.append(f"one-hot encoded the text columns {', '.join(onehot)}")
     return Loaded(ds, feature_columns=columns)

@@ -58,6 +58,11 @@ class Dataset:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     # The decoded cache the arrays are memory-mapped from (path, reused, bytes, decode_rate), if any.
     cache: dict[str, Any] | None = None
+    # Labels per model output the data brought itself (split -> output name -> array, rows as above);
+    # empty for one label array. See kerasforge.data.targets.
+    y_outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    # (task, class names) of those outputs when the source knows them (a CSV column of words)
+    output_classes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

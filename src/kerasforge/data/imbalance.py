@@ -34,6 +34,8 @@ def make_rare(ds: Dataset, *, class_id: int, fraction: float, seed: int) -> None
     ds.x_train = ({k: v[kept] for k, v in ds.x_train.items()} if isinstance(ds.x_train, dict)
                   else ds.x_train[kept])
     ds.y_train = ds.y_train[kept]
+    if ds.y_outputs.get("train"):  # per-output labels (data/targets.py) follow the same rows
+        ds.y_outputs["train"] = {k: v[kept] for k, v in ds.y_outputs["train"].items()}
     share = keep_n / len(kept)
     ds.notes.append(f"made class {ds.class_names[class_id]!r} rare: kept {keep_n} of its {len(members)} "
                     f"training examples ({share:.1%} of the training split); the test split is unchanged")

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from ..errors import DataError
 from ..recipe import DataSpec
 from .csv_table import load_csv
 from .dataset import Dataset
@@ -43,10 +44,12 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
         from .table_cache import load_table, use_cache
 
         if spec.dataset == "parquet" or use_cache(spec.path, spec.stream):  # type: ignore[arg-type]
+            _no_label_columns(spec)
             loaded = load_table(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
                                 validation_split=validation_split)
         else:
-            loaded = load_csv(spec.path, spec.target, spec.test_split, picker)  # type: ignore[arg-type]
+            loaded = load_csv(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
+                              targets=spec.targets)  # columns named in data.targets: labels of other outputs
     elif spec.dataset == "python":
         from ..errors import DataError
 
@@ -127,3 +130,14 @@ def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
     if spec.views:
         apply_views(ds, spec.views, loaded.feature_columns)
     return ds
+
+
+def _no_label_columns(spec: DataSpec) -> None:
+    """The cached table path reads one label column: ``data.targets`` naming columns is refused there."""
+    columns = {k: v for k, v in (spec.targets or {}).items() if str(v).isidentifier() and v != "label"}
+    if columns:
+        name = next(iter(columns))
+        raise DataError(f"names the column {columns[name]!r} as the labels of the output {name!r}, which the "
+                        f"cached {spec.dataset} table path does not read", where=f"data.targets.{name}",
+                        fix="Set data.stream: false to read the CSV in memory, or give that output an expression "
+                            "over `label`.")

@@ -97,10 +97,22 @@ def check_image_arrays(x: Any, y: Any, path: Path, split: str, *, classes: int) 
         raise bad(f"labels must be class ids 0 to {classes - 1}; found {y.min()} to {y.max()}")
 
 
+def output_label_keys(path: Path) -> list[str]:
+    """Output names ``X`` whose labels an ``.npz`` holds as ``y_train_X`` and ``y_test_X`` (labels per output)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {m[:-4] if m.endswith(".npy") else m for m in archive.namelist()}
+    except (zipfile.BadZipFile, OSError):
+        return []
+    return sorted(k[len("y_train_"):] for k in names if k.startswith("y_train_") and f"y_test_{k[8:]}" in names)
+
+
 def load_mnist_npz(path: Path, picker: Picker) -> Loaded:
-    """Keras' ``mnist.npz`` (``x_train`` (N, 28, 28) uint8, ``y_train``, ``x_test``, ``y_test``)."""
+    """Keras' ``mnist.npz`` (``x_train`` (N, 28, 28) uint8, ``y_train``, ``x_test``, ``y_test``), plus the
+    labels of other model outputs as ``y_train_<output>``/``y_test_<output>`` when the file has them."""
     keys = ("x_train", "y_train", "x_test", "y_test")
-    arrays = load_npz(path, keys)
+    extra = output_label_keys(path)
+    arrays = load_npz(path, (*keys, *(f"y_{s}_{o}" for o in extra for s in ("train", "test"))))
     require_keys(arrays, keys, path, "Keras' mnist.npz")
     for split in ("train", "test"):
         check_image_arrays(arrays[f"x_{split}"], arrays[f"y_{split}"], path, split, classes=len(DIGIT_CLASSES))
@@ -111,4 +123,12 @@ def load_mnist_npz(path: Path, picker: Picker) -> Loaded:
         x_train, x_test = x_train[..., None], x_test[..., None]
     ds = Dataset("mnist", x_train, arrays["y_train"][tr].astype(np.int64), x_test,
                  arrays["y_test"][te].astype(np.int64), list(DIGIT_CLASSES), source=str(path))
+    for out in extra:  # labels per output (kerasforge.data.targets): the same rows as y_train / y_test
+        for split, index in (("train", tr), ("test", te)):
+            y = arrays[f"y_{split}_{out}"]
+            if not isinstance(y, np.ndarray) or y.dtype.kind not in "biuf" or len(y) != len(arrays[f"y_{split}"]):
+                raise DataError(f"y_{split}_{out} must hold one number per example, like y_{split}", where=str(path),
+                                fix=f"Give y_{split}_{out} as {len(arrays[f'y_{split}'])} numbers (labels of the "
+                                    f"output {out!r}).")
+            ds.y_outputs.setdefault(split, {})[out] = y[index]
     return Loaded(ds, pixel_max=255)

@@ -49,6 +49,8 @@ def _from_iterable(ds: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pair(value: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(value, tuple | list) and len(value) == 2 and isinstance(value[1], dict):
+        return _pair_per_output(value, where)
     if isinstance(value, tuple | list) and len(value) == 2:
         if isinstance(value[0], dict):  # several named inputs: kerasforge cuts them from one array (views)
             names = ", ".join(map(str, value[0]))[:200]
@@ -68,6 +70,30 @@ def _pair(value: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _pair_per_output(value: Any, where: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(x, {"output": y, ...})``: one label array per model output, as Keras takes ``y``."""
+    x, labels = np.asarray(value[0]), value[1]
+    if not labels:
+        raise DataError("has an empty labels dict", where=where, fix="Give one label array per model output.")
+    out = {}
+    for name, y in labels.items():
+        y = np.asarray(y)
+        if len(y) != len(x):
+            raise DataError(f"has {len(x)} examples but {len(y)} labels for the output {name!r}", where=where,
+                            fix="Give one label per example for every output.")
+        out[str(name)] = y
+    return x, out
+
+
+def _label_of(y: Any) -> np.ndarray:
+    """The labels splits are stratified by: the first output's when ``y`` is one array per output."""
+    return next(iter(y.values())) if isinstance(y, dict) else y
+
+
+def _rows(y: Any, index: np.ndarray) -> Any:
+    return {k: v[index] for k, v in y.items()} if isinstance(y, dict) else y[index]
+
+
 def read_python_data(data: Any, *, test_split: float = 0.2, seed: int = 42, stratify: bool = True) -> Loaded:
     """``data`` (see the module) as a :class:`Loaded` dataset named ``python``."""
     if isinstance(data, dict):
@@ -82,10 +108,21 @@ def read_python_data(data: Any, *, test_split: float = 0.2, seed: int = 42, stra
         splits = {"train": _pair(data, "data=")}
     notes = ["data given in Python (kerasforge.train(..., data=...))"]
     x, y = splits["train"]
+    per_output = isinstance(y, dict)
+    if per_output and any(not isinstance(v[1], dict) for v in splits.values()):
+        raise DataError("gives labels per output for some splits only", where="data=",
+                        fix="Give y as a dict keyed by output name in every split.")
+    if per_output:
+        full = splits
+        splits = {k: (v[0], _label_of(v[1])) for k, v in full.items()}
+        x, y = splits["train"]
     regression = y.dtype.kind == "f" and not np.all(np.equal(np.mod(y, 1), 0))
     if "test" not in splits:
         keep, carved = stratified_split(y, test_split, seed, stratify and not regression)
         splits["train"], splits["test"] = (x[keep], y[keep]), (x[carved], y[carved])
+        if per_output:
+            y_all = full["train"][1]
+            full = {**full, "train": (None, _rows(y_all, keep)), "test": (None, _rows(y_all, carved))}
         notes.append(f"held out a test split of {len(carved)} of {len(y)} examples (test_split={test_split:g})")
     if regression:
         class_names, task = ["value"], "regression"
@@ -98,6 +135,8 @@ def read_python_data(data: Any, *, test_split: float = 0.2, seed: int = 42, stra
                  class_names, task=task, source="python", notes=notes)  # type: ignore[arg-type]
     if "validation" in splits:
         ds.x_val, ds.y_val = splits["validation"]
+    if per_output:  # kerasforge.data.targets gives each output its own labels
+        ds.y_outputs = {k: dict(v[1]) for k, v in full.items()}
     return Loaded(ds, pixel_max=255 if ds.x_train.dtype == np.uint8 and ds.kind == "image" else None)  # type: ignore[union-attr]
 
 

@@ -148,5 +148,11 @@ def split_validation(ds: Dataset, fraction: float, seed: int, stratify: bool = T
                                     stratify and ds.task != "regression")
     notes = [*ds.notes, f"held out {len(carved)} of {len(ds.y_train)} training examples for validation"
              f" (validation_split={fraction:g})"]
+    outputs = dict(ds.y_outputs)  # per-output labels (data/targets.py) follow the same rows
+    if outputs.get("train"):
+        train = outputs["train"]
+        outputs["train"], outputs["validation"] = ({k: v[keep] for k, v in train.items()},
+                                                   {k: v[carved] for k, v in train.items()})
     return dataclasses.replace(ds, x_train=take(ds.x_train, keep), y_train=ds.y_train[keep],
-                               x_val=take(ds.x_train, carved), y_val=ds.y_train[carved], notes=notes)
+                               x_val=take(ds.x_train, carved), y_val=ds.y_train[carved], notes=notes,
+                               y_outputs=outputs)

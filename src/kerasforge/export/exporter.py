@@ -109,6 +109,9 @@ def _export_one(session: Session, fmt: str, quantize: str | None, folder: Path) 
     folder.mkdir(parents=True)
     name = folder_name(fmt, quantize)
     where = f"{session.run.path} (--format {name})"
+    from .outputs import check_format
+
+    check_format(fmt, session.inference.model, where)  # a multi-output model: the formats that carry it
     extra = {"representative": _representative(session, where)} if quantize == "int8" else {}
     try:
         artifact = impl.save(session.inference.model, folder, fmt=fmt, quantize=quantize, **extra)

@@ -99,10 +99,16 @@ def build_inference_model(run) -> InferenceModel:
     if removed:
         built_in.append("augmentation left out (the identity at inference): " + ", ".join(removed))
     x = trained(x, training=False)  # inference mode in every traced graph (BatchNormalization, Dropout)
-    if isinstance(x, dict | list | tuple):
-        raise ExportError("this model has several outputs; exports give one array of probabilities",
-                          where=str(run.path), fix="Use this run's model.keras with Keras directly "
-                                                  "(keras.saving.load_model).")
+    if isinstance(x, dict | list | tuple):  # a multi-output model: every output kept, by name
+        from ..evaluate.outputs import logit_outputs
+        from .outputs import named_heads
+
+        heads, card = named_heads(x, list(getattr(trained, "output_names", None) or []), info,
+                                  logits=logit_outputs(run.recipe, info))
+        model = keras.Model(raw, heads, name=f"{run.recipe.name}_inference")
+        return InferenceModel(model=model, raw=RawInput(name=name, kind=kind, shape=natural, dtype=dtype,
+                                                        description=_describe(kind, natural, info)),
+                              output=card, built_in=built_in)
     units = int(x.shape[-1]) if x.shape[-1] is not None else 1
     task = info.get("task") or "multiclass"
     activation = "sigmoid" if units == 1 else "softmax"

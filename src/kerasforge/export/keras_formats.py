@@ -65,7 +65,10 @@ def load(folder: Path, rebuild: Callable | None, *, fmt: str) -> Callable[[np.nd
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
 
     def predict(x: np.ndarray) -> np.ndarray:
-        return np.asarray(keras.ops.convert_to_numpy(model.predict(x, verbose=0, batch_size=256)))
+        from .outputs import as_columns
+
+        out = model.predict(x, verbose=0, batch_size=256)
+        return as_columns(out if isinstance(out, dict | list | tuple) else keras.ops.convert_to_numpy(out))
 
     return predict
 

@@ -32,6 +32,8 @@ class Session:
     @property
     def task(self) -> str:
         """multiclass, binary or regression."""
+        if len(getattr(self.inference.model, "outputs", None) or []) > 1:
+            return "multi_output"  # compared output by output value, not by one accuracy
         return (self.run.data_info or {}).get("task") or "multiclass"
 
     def rebuild(self):
@@ -49,5 +51,7 @@ def open_session(run_path: str | Path, *, examples: int = 256) -> Session:
     run = load_run(Path(run_path))
     inference = build_inference_model(run)
     x, y = held_out_examples(run, examples)
-    reference = np.asarray(inference.model.predict(x, verbose=0, batch_size=256))
+    from .outputs import as_columns
+
+    reference = as_columns(inference.model.predict(x, verbose=0, batch_size=256))  # every output, side by side
     return Session(run=run, inference=inference, x=x, y=y, reference=reference)

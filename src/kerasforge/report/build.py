@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ class ReportInputs:
     split: str = "test"
     batch_size: int = 256
     seed: int = 0
+    # a multi-output model: every output's labels, task and classes (kerasforge.evaluate.outputs.OutputLabels);
+    # the first output is then the one ``y``/``task``/``class_names`` and the main plots describe
+    outputs: Any = None
 
 
 def model_summary_text(model) -> str:
@@ -61,19 +65,36 @@ def write_report(run_dir: Path, inputs: ReportInputs) -> Path:
 
     run_dir = Path(run_dir)
     start = time.perf_counter()
+    if inputs.outputs is not None:  # the main (first) output stands for the model in the one-output parts
+        main = inputs.outputs.main
+        train = (inputs.outputs.train_labels or {}).get(main)
+        inputs = dataclasses.replace(inputs, y=inputs.outputs.labels[main], task=inputs.outputs.tasks[main],
+                                     class_names=list(inputs.outputs.class_names[main]),
+                                     train_labels=train if train is not None else inputs.train_labels)
     history = read_json(run_dir / "history.json", {}) or {}
     run_info = read_json(run_dir / "run.json", {}) or {}
     # the diagnosis first: it needs only the history, and explains a run whose evaluation then fails
     findings = diagnose(history, run_info=run_info, train_labels=inputs.train_labels,
                         num_classes=len(inputs.class_names), task=inputs.task, class_names=inputs.class_names)
+    if inputs.outputs is not None:  # a multi-output model: the rules on each output's own curves too
+        from ..evaluate.outputs import diagnose_outputs
+
+        findings = sorted([*findings, *diagnose_outputs(history, inputs.outputs)],
+                          key=lambda f: f["severity"] != "problem")
     write_json_atomic(run_dir / "diagnosis.json", {"findings": findings,
                                                    "problems": sum(f["severity"] == "problem" for f in findings)})
-    evaluation, predictions, picked = evaluate_split(
-        inputs.model, inputs.x, inputs.y, task=inputs.task, class_names=inputs.class_names,
-        batch_size=inputs.batch_size, seed=inputs.seed, top_losses=GRID_TOP_LOSSES)
+    if inputs.outputs is not None:
+        from .outputs import evaluate_every_output
+
+        evaluation, predictions, picked, extra_plots = evaluate_every_output(run_dir / "plots", inputs)
+    else:
+        evaluation, predictions, picked = evaluate_split(
+            inputs.model, inputs.x, inputs.y, task=inputs.task, class_names=inputs.class_names,
+            batch_size=inputs.batch_size, seed=inputs.seed, top_losses=GRID_TOP_LOSSES)
+        extra_plots = {}
     evaluation["split"] = inputs.split
     write_json_atomic(run_dir / "evaluation.json", evaluation)
-    images = make_plots(run_dir / "plots", history, evaluation, predictions, picked, inputs)
+    images = {**make_plots(run_dir / "plots", history, evaluation, predictions, picked, inputs), **extra_plots}
     summary = model_summary_text(inputs.model)
     (run_dir / "model_summary.txt").write_text(summary, encoding="utf-8")
     report = run_dir / "report.html"
@@ -142,8 +163,13 @@ def report_run(path: str | Path) -> Path:
     x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_val, ds.y_val)
     shape = model_input_shape(run.model)
     fitted = x if shape is None else fit_features(x, shape, where=f"data ({split} features)")
+    from ..data.targets import output_heads
+    from ..training.compile import output_names
+
+    heads = output_heads(ds, recipe.data.targets, output_names(run.model))  # a multi-output model's labels
     inputs = ReportInputs(model=run.model, x=fitted, y=y, task=ds.task, class_names=list(ds.class_names),
                           images=x if ds.kind == "image" else None, texts=x if ds.kind == "text" else None,
                           train_labels=ds.y_train, split=split, seed=recipe.seed,
-                          batch_size=recipe.evaluate.batch_size or recipe.train.batch_size)
+                          batch_size=recipe.evaluate.batch_size or recipe.train.batch_size,
+                          outputs=heads.for_split(split) if heads else None)
     return write_report(run.path, inputs)

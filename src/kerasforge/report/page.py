@@ -11,8 +11,10 @@ from typing import Any
 
 from ..runs import read_json
 from .html import findings_html, image, key_figures, page, preformatted, section, table
+from .outputs import outputs_section
 
-NAV = [("diagnosis", "Diagnosis"), ("metrics", "Metrics"), ("curves", "Curves"), ("classes", "Classes"),
+NAV = [("diagnosis", "Diagnosis"), ("metrics", "Metrics"), ("outputs", "Outputs"), ("curves", "Curves"),
+       ("classes", "Classes"),
        ("examples", "Examples"), ("data", "Data"), ("model", "Model"), ("recipe", "Recipe"),
        ("timings", "Timings"), ("environment", "Environment")]
 
@@ -34,6 +36,7 @@ def render_run_page(run_dir: Path, *, evaluation: dict[str, Any], findings: list
         section("summary", "Summary", key_figures(_key_figures(metrics, evaluation, history, info))),
         section("diagnosis", "Diagnosis", findings_html(findings)),
         section("metrics", "Metrics", _metrics_table(metrics, evaluation)),
+        outputs_section(evaluation, images),  # a multi-output model: one part per output
         section("curves", "Training curves", image(images.get("curves"), "training curves")
                 + _lr_note(history)),
         _classes(evaluation, images),
@@ -44,7 +47,8 @@ def render_run_page(run_dir: Path, *, evaluation: dict[str, Any], findings: list
         section("timings", "Timings and run record", _flat_table(info)),
         section("environment", "Environment", _flat_table(env)),
     ]
-    return page(f"kerasforge report: {name}", sections, subtitle=subtitle, nav=NAV)
+    nav = [item for item in NAV if item[0] != "outputs" or evaluation.get("outputs")]
+    return page(f"kerasforge report: {name}", sections, subtitle=subtitle, nav=nav)
 
 
 def _key_figures(metrics: dict, evaluation: dict, history: dict, info: dict) -> list[tuple[str, Any]]:

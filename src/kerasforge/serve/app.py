@@ -209,8 +209,9 @@ def _tf_serving_routes(app: FastAPI, registry: ModelRegistry, run_model, limits:
                                     headers={k_.decode(): v.decode() for k_, v in headers})
             x = await _classify_input(request, model, limits, max_bytes)
             from ..predict import _probabilities
+            from .outputs import main_columns
 
-            probs = _probabilities(await run_model(model, x))
+            probs = _probabilities(main_columns(np.asarray(await run_model(model, x)), model.engine))
             return {"model": model.name, "version": str(model.version), "engine": model.engine.name,
                     "top": top_k(probs[0], model.class_names, min(k, probs.shape[1]))}
 

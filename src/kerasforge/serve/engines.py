@@ -57,7 +57,8 @@ class KerasEngine:
 
     name = "keras"
 
-    def __init__(self, model: Any, spec: InputSpec, *, raw_inputs: bool = False, logits: bool = False) -> None:
+    def __init__(self, model: Any, spec: InputSpec, *, raw_inputs: bool = False, logits: bool = False,
+                 logit_outputs: tuple[str, ...] = ()) -> None:
         from ..predict import _model_input
 
         self.model = model
@@ -71,6 +72,13 @@ class KerasEngine:
         names = list(getattr(model, "output_names", None) or []) or ["output_0"]
         self.outputs = [TensorInfo(str(names[0]), "float32", shape_of(getattr(out, "shape", (None, None))),
                                    str(names[0]))]
+        from .outputs import columns_of
+
+        self.output_columns = columns_of(model)  # several outputs: predict gives them side by side
+        self.logit_outputs = tuple(logit_outputs)  # ... those that emit logits made probabilities
+        if self.output_columns:
+            self.outputs = [TensorInfo(str(n), "float32", shape_of(t.shape), str(n))
+                            for n, t in zip(names, model.outputs, strict=False)]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The output for ``x`` (one ``model.predict_on_batch`` call)."""
@@ -86,6 +94,11 @@ class KerasEngine:
         if self._shape:
             x = fit_features(x, self._shape, where="instances")
         n = len(x)
+        if self.output_columns:  # every output, side by side (serve/outputs.py names them in the answer)
+            from .outputs import side_by_side
+
+            return side_by_side(self.model.predict_on_batch(_pad_to_bucket(x)), self.output_columns,
+                                self.logit_outputs)[:n]
         out = _first(self.model.predict_on_batch(_pad_to_bucket(x)))[:n]
         return _activate(out) if self.logits else out
 

@@ -136,11 +136,18 @@ class GrpcServices:
         if self.strict_inputs and contract_warning(x, model.engine.spec):
             raise ServeError(400, "inputs_look_scaled", contract_warning(x, model.engine.spec))
         out = np.asarray(await self.run_model(model, x))
-        name = model.engine.outputs[0].name if model.engine.outputs else "output_0"
-        if request.output_filter and name not in request.output_filter:
+        from .outputs import named_predictions
+
+        columns = getattr(model.engine, "output_columns", None)  # several outputs: one tensor each, by name
+        named = ({k: np.asarray(v, dtype="float32") for k, v in named_predictions(out, columns, rows=False).items()}
+                 if columns else {model.engine.outputs[0].name if model.engine.outputs else "output_0": out})
+        wanted = list(request.output_filter) or list(named)
+        unknown = [n for n in wanted if n not in named]
+        if unknown:
             raise ServeError(400, "unknown_output", f"output_filter names {list(request.output_filter)[:5]}; "
-                             f"this model's output is {name!r}")
-        response.outputs[name].CopyFrom(tf.make_tensor_proto(out))
+                             f"this model's outputs are {', '.join(map(repr, named))}")
+        for name in wanted:
+            response.outputs[name].CopyFrom(tf.make_tensor_proto(named[name]))
         self._spec(response.model_spec, model, signature)
         return response
 

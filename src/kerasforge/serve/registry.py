@@ -318,6 +318,7 @@ def _open_run(path: Path, name: str | None, version: int) -> ServedModel:
     if onnx.is_file():
         return _open_export(onnx.parent, name or run_name, artifact=onnx, version=version)
     run = load_run(path)  # Keras' safe_mode
+    from ..evaluate.outputs import logit_outputs
     from ..export.inference_model import raw_example_model
     from ..predict import emits_logits
 
@@ -328,7 +329,8 @@ def _open_run(path: Path, name: str | None, version: int) -> ServedModel:
                            class_names=_class_names(views[1]), info=views[1], version=version)
 
     engine = KerasEngine(run.model, spec_from_info(run.data_info or info),
-                         logits=emits_logits(run.recipe, run.data_info or info))
+                         logits=emits_logits(run.recipe, run.data_info or info),
+                         logit_outputs=tuple(logit_outputs(run.recipe, run.data_info or info)))
     return ServedModel(name=_checked_name(name or run.recipe.name, path), path=path, engine=engine,
                        class_names=_class_names(run.data_info or info), info=run.data_info or info, version=version)
 
@@ -372,7 +374,8 @@ def _card_facts(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def _class_names(info: dict[str, Any]) -> list[str]:
-    names = info.get("class_names")
+    outputs = info.get("outputs") or {}  # a multi-output model: :classify describes its first output
+    names = (next(iter(outputs.values())).get("class_names") if outputs else None) or info.get("class_names")
     if names:
         return [str(n) for n in names]
     return [str(i) for i in range(int(info.get("num_classes") or 0))]

@@ -181,12 +181,18 @@ async def answer(verb: str, model: ServedModel, payload: Any, run_model: RunMode
         items, key = example_items(payload, model.input_names, shape), "examples"
     x, warning = inputs_array(model, items, limits, key, strict)
     out = np.asarray(await run_model(model, x))
-    if verb == "predict":
-        body: dict[str, Any] = {"outputs" if key == "inputs" else "predictions": out}
+    from .outputs import main_columns, named_predictions
+
+    columns = getattr(model.engine, "output_columns", None)
+    if verb == "predict" and columns:  # several named outputs, as TF Serving answers them
+        body: dict[str, Any] = {"outputs" if key == "inputs" else "predictions":
+                                named_predictions(out, columns, rows=key != "inputs")}
+    elif verb == "predict":
+        body = {"outputs" if key == "inputs" else "predictions": out}
     elif verb == "classify":
-        body = {"result": classify_result(out, model.class_names)}
+        body = {"result": classify_result(main_columns(out, model.engine), model.class_names)}
     else:
-        body = {"result": regress_result(out, model)}
+        body = {"result": regress_result(main_columns(out, model.engine), model)}
     headers = [(VERSION_HEADER, str(model.version).encode())]
     if warning:
         body["warning"] = warning

@@ -106,41 +106,60 @@ def make_metrics(specs: list[MetricSpec], where: str = "train.metrics") -> list:
     return metrics
 
 
-def compile_model(model, spec: TrainSpec, *, task: str, default_loss: str) -> dict[str, str]:
-    """Compile ``model`` as the recipe says; returns output name -> canonical loss name."""
+def compile_model(model, spec: TrainSpec, *, task: str | dict[str, str],
+                  default_loss: str | dict[str, str]) -> dict[str, str]:
+    """Compile ``model`` as the recipe says; returns output name -> canonical loss name.
+
+    ``task`` and ``default_loss`` may be dicts keyed by output name (a multi-output model whose outputs
+    learn different labels, see :mod:`kerasforge.data.targets`); ``train.loss``, ``train.metrics`` and
+    ``train.loss_weights`` may be dicts keyed by output name, checked against the model's outputs.
+    """
     outputs = output_names(model)
+    tasks = task if isinstance(task, dict) else dict.fromkeys(outputs, task)
+    defaults = default_loss if isinstance(default_loss, dict) else dict.fromkeys(outputs, default_loss)
+    for field_name in ("loss", "loss_weights", "metrics"):
+        _check_output_keys(getattr(spec, field_name), outputs, f"train.{field_name}")
     if isinstance(spec.loss, dict):
-        unknown = [k for k in spec.loss if k not in outputs]
-        if unknown:
-            raise RecipeError(f"the model has no output called {unknown[0]!r}." + did_you_mean(unknown[0], outputs),
-                              where=f"train.loss.{unknown[0]}",
-                              fix=f"Give one loss per output: {', '.join(outputs)}.")
-        built = {name: make_loss(spec.loss.get(name), default_loss, f"train.loss.{name}") for name in outputs}
+        built = {name: make_loss(spec.loss.get(name), defaults[name], f"train.loss.{name}") for name in outputs}
+    elif len(set(defaults.values())) > 1 and spec.loss is None:  # outputs of different tasks
+        built = {name: make_loss(None, defaults[name], f"train.loss.{name}") for name in outputs}
     else:
-        single = make_loss(spec.loss, default_loss)
+        single = make_loss(spec.loss, defaults[outputs[0]])
         built = {name: single for name in outputs}
     loss_weights = spec.loss_weights
-    if isinstance(loss_weights, dict):
-        unknown = [k for k in loss_weights if k not in outputs]
-        if unknown:
-            raise RecipeError(f"the model has no output called {unknown[0]!r}." + did_you_mean(unknown[0], outputs),
-                              where=f"train.loss_weights.{unknown[0]}", fix=f"Use the outputs' names: {', '.join(outputs)}.")
-    metrics = _for_task(make_metrics(spec.metrics), task)
-    classes = _output_units(model)
-    if len(outputs) == 1 and built[outputs[0]][1] == "sparse_categorical_crossentropy" and classes > 1:
-        from .sparse_metrics import wrap_for_sparse_labels
 
-        metrics = wrap_for_sparse_labels(metrics, classes)  # AUC, Precision... on class ids
+    def metrics_for(name: str):
+        specs = spec.metrics.get(name, []) if isinstance(spec.metrics, dict) else spec.metrics
+        where = f"train.metrics.{name}" if isinstance(spec.metrics, dict) else "train.metrics"
+        return _for_task(make_metrics(specs, where=where), tasks[name])
+
     if len(outputs) == 1:
+        metrics = metrics_for(outputs[0])
+        classes = _output_units(model)
+        if built[outputs[0]][1] == "sparse_categorical_crossentropy" and classes > 1:
+            from .sparse_metrics import wrap_for_sparse_labels
+
+            metrics = wrap_for_sparse_labels(metrics, classes)  # AUC, Precision... on class ids
         loss, metric_arg = built[outputs[0]][0], metrics
     else:
         loss = {name: obj for name, (obj, _) in built.items()}
-        metric_arg = {name: _for_task(make_metrics(spec.metrics), task) for name in outputs}
+        metric_arg = {name: metrics_for(name) for name in outputs}
     jit = spec.jit_compile if spec.jit_compile != "auto" else "auto"
     model.compile(optimizer=make_optimizer(spec.optimizer), loss=loss, loss_weights=loss_weights,
                   metrics=metric_arg, steps_per_execution=spec.steps_per_execution,
                   jit_compile=False if spec.run_eagerly else jit, run_eagerly=spec.run_eagerly)
     return {name: canonical for name, (_, canonical) in built.items()}
+
+
+def _check_output_keys(value: Any, outputs: list[str], where: str) -> None:
+    """A RecipeError naming the field when a per-output dict names an output the model does not have."""
+    if not isinstance(value, dict):
+        return
+    unknown = [k for k in value if k not in outputs]
+    if unknown:
+        raise RecipeError(f"the model has no output called {unknown[0]!r}." + did_you_mean(unknown[0], outputs),
+                          where=f"{where}.{unknown[0]}",
+                          fix=f"Key {where} by the model's output names: {', '.join(outputs)}.")
 
 
 def _for_task(metrics: list, task: str) -> list:
