@@ -80,6 +80,29 @@ def test_single_example_without_its_channel_axis(logits_run, tmp_path, digit_png
     assert rows[0]["top"][0][0] == predict(logits_run, [digit_png])[0]["top"][0][0]
 
 
+def test_a_float_array_of_pixels_means_raw_pixels_as_for_serve(logits_run, tmp_path, digit_png, capsys):
+    """Pixels saved as float32 (0..255) give the PNG's probabilities from the run and from its export; the
+    same pixels divided by 255 first (the TF tutorials' habit) get a warning naming the file."""
+    from kerasforge.console import set_quiet
+
+    pixels = np.asarray(Image.open(digit_png), dtype=np.float32)
+    np.save(tmp_path / "raw.npy", pixels)
+    np.save(tmp_path / "scaled.npy", pixels / 255.0)
+    expected = _probs(predict(logits_run, [digit_png], top_k=10))
+    for model in (logits_run, logits_run / "exports" / "keras" / "model.keras"):
+        got = _probs(predict(model, [tmp_path / "raw.npy"], top_k=10))
+        assert got.keys() == expected.keys()
+        assert all(got[k] == pytest.approx(v, abs=1e-4) for k, v in expected.items())
+    set_quiet(False)
+    try:
+        capsys.readouterr()
+        predict(logits_run, [tmp_path / "scaled.npy"])
+        err = capsys.readouterr().err
+        assert "scaled.npy" in err and "0..255" in err, err
+    finally:
+        set_quiet(True)
+
+
 @pytest.fixture
 def bad_inputs(tmp_path) -> Path:
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)

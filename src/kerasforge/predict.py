@@ -178,7 +178,10 @@ def _read_input(file: Path, model, data_info: dict, *, raw_inputs: bool = False)
         return np.array([_read_text(file)], dtype=object)
     if suffix == ".npy":
         x = _load_npy(file)
-        if x.dtype == np.uint8 and not raw_inputs:
+        image = data_info.get("kind") == "image"
+        if image and np.issubdtype(x.dtype, np.floating):  # raw pixels, as `kforge serve` reads them too
+            _warn_if_prescaled(x, file)
+        if (x.dtype == np.uint8 or (image and np.issubdtype(x.dtype, np.number))) and not raw_inputs:
             x = _scale(x.astype("float32"), data_info)
         natural = tuple(data_info.get("model_input_shape") or data_info.get("input_shape") or shape)
         x = _one_example_batched(x, natural)
@@ -187,6 +190,16 @@ def _read_input(file: Path, model, data_info: dict, *, raw_inputs: bool = False)
         return _read_image(file, shape, data_info, raw_inputs=raw_inputs)
     raise DataError(f"cannot predict from a {suffix or 'suffix-less'} file", where=str(file),
                     fix=f"Give an image ({', '.join(sorted(IMAGE_SUFFIXES))}), a .npy array or a .txt file.")
+
+
+def _warn_if_prescaled(x: np.ndarray, file: Path) -> None:
+    """Say so when an image array's values all lie in [0, 1]: predict (like serve) takes raw 0..255 pixels."""
+    from .console import say
+    from .serve.inputs import InputSpec, contract_warning
+
+    warning = contract_warning(np.asarray(x, dtype="float32"), InputSpec("image", tuple(x.shape), "float32"))
+    if warning:
+        say(f"[yellow]warning[/yellow] {file}: {warning}")
 
 
 def _one_example_batched(x: np.ndarray, natural: tuple) -> np.ndarray:
