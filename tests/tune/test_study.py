@@ -130,3 +130,26 @@ def test_a_study_short_of_its_trial_count_is_an_error_unless_its_time_ran_out():
                                               r"4 pruned\).*Run the same command again"):
         check_complete(result, 12, timed_out=False)
     check_complete(result, 12, timed_out=True)  # a time budget that ran out is a note, not an error
+
+
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_after_the_grace_period(tmp_path, monkeypatch):
+    """Optuna's stale check skips trials without a heartbeat: one whose machine died between creating it and
+    its first beat stayed RUNNING for ever, and the study never reached its count."""
+    import time
+
+    from optuna.trial import TrialState
+
+    from kerasforge.tune.study import recover_stale_trials
+
+    monkeypatch.setenv("KFORGE_TUNE_HEARTBEAT", "1")  # grace period: 6 s
+    space, study = _study(tmp_path, sampler="random")
+    silent, beating = study.ask(), study.ask()
+    study._storage.record_heartbeat(beating._trial_id)
+    recover_stale_trials(study, space, tmp_path)
+    assert {t.state for t in study.get_trials()} == {TrialState.RUNNING}  # too young to judge
+    time.sleep(6.5)
+    study._storage.record_heartbeat(beating._trial_id)  # still alive
+    recover_stale_trials(study, space, tmp_path)
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states == {silent.number: TrialState.FAIL, beating.number: TrialState.RUNNING}
+    assert "heartbeat" in study.get_trials()[silent.number].user_attrs["kforge_error"]

@@ -191,12 +191,62 @@ def recover_stale_trials(study: Any, space: SearchSpace, runs_dir: str | Path) -
     if stale is None or storage.get_heartbeat_interval() is None:
         return
     number_of = {t._trial_id: t.number for t in study.get_trials(deepcopy=False)}
+    fail_silent_trials(study)
     for trial_id in stale(study._study_id):
         if trial_id in number_of:
             salvage_trial(study, number_of[trial_id], space, runs_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+
+
+def fail_silent_trials(study: Any) -> list[int]:
+    """Fail RUNNING trials that never sent a heartbeat and started longer ago than the grace period.
+
+    Optuna's stale check looks only at trials with a heartbeat, so a machine killed between creating a
+    trial and its first beat would leave it RUNNING for ever, and the study short of its count (seen in a CI
+    run: every other worker waited on it). Such a trial had not started training, so it is failed, not
+    retried: the study simply asks for another. Returns the numbers failed.
+    """
+    from datetime import datetime, timedelta
+
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    rdb = getattr(storage, "_backend", storage)  # Optuna wraps its RDB storage in a cache
+    grace = getattr(rdb, "grace_period", None) or 2 * (storage.get_heartbeat_interval() or 0)
+    silent = _trial_ids_without_heartbeat(rdb, study._study_id)
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = trial.datetime_start
+        if trial._trial_id not in silent or started is None or datetime.now() - started < timedelta(seconds=grace):
+            continue
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "kforge_error",
+                                        f"its worker sent no heartbeat within {grace} s of starting it (killed)")
+            if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                failed.append(trial.number)
+        except Exception:  # another worker failed or finished it meanwhile
+            pass
+    return failed
+
+
+def _trial_ids_without_heartbeat(storage: Any, study_id: int) -> set[int]:
+    """RUNNING trials of ``study_id`` with no heartbeat row (Optuna's RDB tables; empty if they change)."""
+    try:
+        from optuna.storages._rdb import models
+        from optuna.trial import TrialState
+
+        session = storage.scoped_session()
+        try:
+            rows = (session.query(models.TrialModel.trial_id)
+                    .filter(models.TrialModel.study_id == study_id, models.TrialModel.state == TrialState.RUNNING,
+                            ~models.TrialModel.heartbeats.any()).all())
+        finally:
+            session.close()
+        return {row[0] for row in rows}
+    except Exception:  # noqa: BLE001 - an Optuna without these tables: its own check is all there is
+        return set()
 
 
 def finished_run_of(space: SearchSpace, runs_dir: str | Path, number: int) -> Path | None:

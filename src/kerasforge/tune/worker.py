@@ -123,6 +123,8 @@ def run_worker(config: WorkerConfig) -> int:
         with warnings.catch_warnings():  # Optuna's note that its heartbeat is meant for Study.optimize
             warnings.filterwarnings("ignore", message="Heartbeat of storage")
             trial = study.ask()
+            if study._storage.get_heartbeat_interval() is not None:  # beat at once: a kill from here on is seen
+                study._storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr("kforge_worker", worker_tag())
         if _is_surplus(study, trial.number, config):
             from optuna.trial import TrialState
