@@ -14,6 +14,9 @@ os.environ.setdefault("KFORGE_OFFLINE", "1")  # never try to download in tests
 os.environ.setdefault("KFORGE_NO_TRACK", "1")  # tracking tests log runs themselves
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KFORGE_WAIT", "1")  # `kforge train` makes its report before returning (no stray processes)
+# The rehearsal before training costs about a second per run; it is on in the tests of the rehearsal and in
+# every recipe's smoke and end-to-end tests (tests/recipes), off in the others, which train hundreds of runs.
+os.environ.setdefault("KFORGE_REHEARSAL", "0")
 
 
 def _pin_in_process_backend() -> None:

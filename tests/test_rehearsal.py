@@ -22,6 +22,11 @@ from kerasforge.checks import check_recipe
 from kerasforge.errors import KerasforgeError, TrainError
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _rehearsal_on(monkeypatch):
+    monkeypatch.delenv("KFORGE_REHEARSAL", raising=False)  # the suite turns it off elsewhere (conftest.py)
 HEAD = {"type": "Dense", "units": 10, "activation": "softmax"}
 HIDDEN = ["Flatten", {"type": "Dense", "units": 16, "activation": "relu"}, {"type": "Dropout", "rate": 0.3}]
 
@@ -205,6 +210,19 @@ def test_skipped_when_switched_off_or_distributed(capsys):
     assert before_training(load_recipe(_recipe()), None, distributed=True) is None
     captured = capsys.readouterr()
     assert "rehearsal: skipped (a distributed run" in captured.out + captured.err
+
+
+@pytest.mark.parametrize("value", ["0", "off"])
+def test_the_environment_switches_it_off_for_every_run(monkeypatch, value):
+    """`$KFORGE_REHEARSAL=0` skips it without touching the recipe (None: a prepared model would fail)."""
+    from kerasforge.recipe import load_recipe
+    from kerasforge.rehearsal import before_training
+
+    monkeypatch.setenv("KFORGE_REHEARSAL", value)
+    assert before_training(load_recipe(_recipe()), None) is None
+    monkeypatch.setenv("KFORGE_REHEARSAL", "1")
+    with pytest.raises(AttributeError):  # on: it rehearses, and the None stands in for a prepared model
+        before_training(load_recipe(_recipe()), None)
 
 
 def test_switching_the_rehearsal_off_does_not_change_the_runs_fingerprint():

@@ -85,13 +85,19 @@ def rehearse(recipe, prepared, *, examples: int = EXAMPLES) -> dict[str, Any]:
     return figures
 
 
+ENV_SWITCH = "KFORGE_REHEARSAL"  # 0/off: no rehearsal at the start of `kforge train` (check --data still runs it)
+
+
 def before_training(recipe, prepared, *, distributed: bool = False) -> dict[str, Any] | None:
-    """The start of ``kforge train``: :func:`rehearse` unless ``train.rehearsal`` is false or the run is
+    """The start of ``kforge train``: :func:`rehearse` unless ``train.rehearsal`` is false,
+    ``$KFORGE_REHEARSAL`` is ``0``/``off`` (for every run of a machine or a test suite), or the run is
     distributed (its collectives must start together on every process: no step runs before them); prints
     one line and returns the figures for ``run.json`` (``None`` when skipped)."""
+    import os
+
     from .console import say
 
-    if not recipe.train.rehearsal:
+    if not recipe.train.rehearsal or os.environ.get(ENV_SWITCH, "").strip().lower() in ("0", "off", "false", "no"):
         return None
     if distributed:
         say("  rehearsal: skipped (a distributed run; run `kforge check --data` on one process first)")

@@ -8,6 +8,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def _data_dir(shared_data, monkeypatch):
     monkeypatch.setenv("KFORGE_DATA_DIR", str(shared_data))
+    monkeypatch.delenv("KFORGE_REHEARSAL", raising=False)  # every built-in recipe passes its rehearsal
 
 
 @pytest.fixture(autouse=True)
