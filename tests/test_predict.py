@@ -80,25 +80,34 @@ def test_single_example_without_its_channel_axis(logits_run, tmp_path, digit_png
     assert rows[0]["top"][0][0] == predict(logits_run, [digit_png])[0]["top"][0][0]
 
 
-def test_a_float_array_of_pixels_means_raw_pixels_as_for_serve(logits_run, tmp_path, digit_png, capsys):
-    """Pixels saved as float32 (0..255) give the PNG's probabilities from the run and from its export; the
-    same pixels divided by 255 first (the TF tutorials' habit) get a warning naming the file."""
+def test_float_arrays_of_raw_or_scaled_pixels_both_give_the_images_answer(logits_run, tmp_path, digit_png,
+                                                                           capsys):
+    """Pixels saved as float32 0..255, as whole numbers, or as `x / 255.0` give the PNG's probabilities from the
+    run and from its export (raw floats were fed unscaled before, and scaled ones to an export: silent wrong
+    answers); a scaled array is read as pixels / 255 with a note naming the file."""
     from kerasforge.console import set_quiet
 
     pixels = np.asarray(Image.open(digit_png), dtype=np.float32)
     np.save(tmp_path / "raw.npy", pixels)
     np.save(tmp_path / "scaled.npy", pixels / 255.0)
+    np.save(tmp_path / "ints.npy", pixels.astype(np.int64))
     expected = _probs(predict(logits_run, [digit_png], top_k=10))
-    for model in (logits_run, logits_run / "exports" / "keras" / "model.keras"):
-        got = _probs(predict(model, [tmp_path / "raw.npy"], top_k=10))
-        assert got.keys() == expected.keys()
-        assert all(got[k] == pytest.approx(v, abs=1e-4) for k, v in expected.items())
+    export = logits_run / "exports" / "keras" / "model.keras"
+    for model, name in ((logits_run, "raw.npy"), (logits_run, "scaled.npy"), (logits_run, "ints.npy"),
+                        (export, "raw.npy")):
+        got = _probs(predict(model, [tmp_path / name], top_k=10))
+        assert got.keys() == expected.keys(), name
+        assert all(got[k] == pytest.approx(v, abs=1e-4) for k, v in expected.items()), (model, name, got)
+    assert _probs(predict(export, [tmp_path / "scaled.npy"], top_k=10)) == pytest.approx(
+        _probs(predict(export, [tmp_path / "raw.npy"], top_k=10)), abs=1e-4)
     set_quiet(False)
     try:
         capsys.readouterr()
         predict(logits_run, [tmp_path / "scaled.npy"])
         err = capsys.readouterr().err
-        assert "scaled.npy" in err and "0..255" in err, err
+        assert "scaled.npy" in err and "divided by 255" in err, err
+        predict(logits_run, [tmp_path / "raw.npy"])
+        assert "divided by 255" not in capsys.readouterr().err
     finally:
         set_quiet(True)
 

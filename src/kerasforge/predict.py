@@ -178,10 +178,11 @@ def _read_input(file: Path, model, data_info: dict, *, raw_inputs: bool = False)
         return np.array([_read_text(file)], dtype=object)
     if suffix == ".npy":
         x = _load_npy(file)
-        image = data_info.get("kind") == "image"
-        if image and np.issubdtype(x.dtype, np.floating):  # raw pixels, as `kforge serve` reads them too
-            _warn_if_prescaled(x, file)
-        if (x.dtype == np.uint8 or (image and np.issubdtype(x.dtype, np.number))) and not raw_inputs:
+        if data_info.get("kind") == "image" and np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
+            x = _as_raw_pixels(x, file)  # 0..255, whatever the array's type, as images and `kforge serve` take
+            if not raw_inputs:
+                x = _scale(x, data_info)
+        elif x.dtype == np.uint8 and not raw_inputs:
             x = _scale(x.astype("float32"), data_info)
         natural = tuple(data_info.get("model_input_shape") or data_info.get("input_shape") or shape)
         x = _one_example_batched(x, natural)
@@ -192,14 +193,17 @@ def _read_input(file: Path, model, data_info: dict, *, raw_inputs: bool = False)
                     fix=f"Give an image ({', '.join(sorted(IMAGE_SUFFIXES))}), a .npy array or a .txt file.")
 
 
-def _warn_if_prescaled(x: np.ndarray, file: Path) -> None:
-    """Say so when an image array's values all lie in [0, 1]: predict (like serve) takes raw 0..255 pixels."""
+def _as_raw_pixels(x: np.ndarray, file: Path) -> np.ndarray:
+    """An image array as raw 0..255 pixels (float32): uint8, whole numbers and floats above 1 are raw already;
+    floats all within [0, 1] are pixels divided by 255 (the tutorials' ``x / 255.0``) and are multiplied back,
+    with a note — where ``kforge serve``, a drop-in API, warns instead."""
+    x = x.astype("float32")
+    if not x.size or not bool(((x >= 0.0) & (x <= 1.0) | ~np.isfinite(x)).all()) or not bool((x != np.round(x)).any()):
+        return x
     from .console import say
-    from .serve.inputs import InputSpec, contract_warning
 
-    warning = contract_warning(np.asarray(x, dtype="float32"), InputSpec("image", tuple(x.shape), "float32"))
-    if warning:
-        say(f"[yellow]warning[/yellow] {file}: {warning}")
+    say(f"  note: {file}: every value is within [0, 1]; read as pixels divided by 255 (the model takes 0..255)")
+    return x * np.float32(255.0)
 
 
 def _one_example_batched(x: np.ndarray, natural: tuple) -> np.ndarray:
