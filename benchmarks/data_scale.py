@@ -73,11 +73,12 @@ def cgroup(limit: int) -> Path | None:
     return group
 
 
-def run_child(recipe: dict, group: Path | None, env: dict) -> dict:
+def run_child(recipe: dict, group: Path | None, env: dict, child: str = CHILD) -> dict:
+    """Run ``child`` (Python source printing one ``RESULT {json}`` line) on ``recipe`` inside ``group``."""
     def enter() -> None:
         if group is not None:
             (group / "cgroup.procs").write_text(str(os.getpid()))
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(recipe)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", child, json.dumps(recipe)], capture_output=True, text=True,
                           env=env, preexec_fn=enter)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
     if line is None:

@@ -19,13 +19,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from data_scale import cgroup  # noqa: E402 - the same cgroup-v1 group as the image benchmark
+from data_scale import run_child as run_image_child  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, threading, time
@@ -68,15 +68,8 @@ def generate(path: Path, gib: float, columns: int, seed: int = 0) -> tuple[int, 
 
 
 def run_child(recipe: dict, group: Path | None, env: dict) -> dict:
-    def enter() -> None:
-        if group is not None:
-            (group / "cgroup.procs").write_text(str(os.getpid()))
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(recipe)], capture_output=True, text=True,
-                          env=env, preexec_fn=enter)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
-    if line is None:
-        return {"error": f"exit {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"}
-    return json.loads(line[6:])
+    """The table child inside ``group`` (the image benchmark's runner)."""
+    return run_image_child(recipe, group, env, child=CHILD)
 
 
 def main() -> None:
