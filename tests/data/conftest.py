@@ -36,3 +36,10 @@ def bare_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     datasets = tmp_path / "keras" / "datasets"
     datasets.mkdir(parents=True)
     return datasets
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh decoded-data cache for one test (``$KFORGE_CACHE_DIR``); returns its ``data`` folder."""
+    monkeypatch.setenv("KFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "data"

@@ -26,12 +26,6 @@ def make_folder(root: Path, per_class: int = 4, size: int = 12) -> Path:
     return root
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("KFORGE_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "data"
-
-
 def load(folder: Path):
     return load_image_folder(folder, (8, 8), "rgb", 0.25, Picker(None, 0)).dataset
 

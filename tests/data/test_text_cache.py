@@ -23,12 +23,6 @@ def reviews(root: Path, per_class: int = 6) -> Path:
     return root
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("KFORGE_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "data"
-
-
 def load(folder: Path):
     return load_text_folder(folder, 0.25, Picker(None, 0)).dataset
 
