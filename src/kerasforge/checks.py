@@ -30,7 +30,10 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
     if recipe.data.path:  # a FIFO, a device or a socket is refused before anything reads it
         resolve_data_path(recipe.data.path)
     check_output_dir(Path(recipe.output.dir), recipe.name)
-    if recipe.evaluate.split == "validation" and recipe.train.validation_split == 0:
+    from .data.validation_source import check_validation
+
+    check_validation(recipe)  # data.validation: a split name, or a path of a kind the dataset takes
+    if recipe.evaluate.split == "validation" and recipe.train.validation_split == 0 and not recipe.data.validation:
         from .errors import RecipeError
 
         raise RecipeError("there is no validation split to evaluate on (train.validation_split is 0)",

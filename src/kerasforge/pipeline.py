@@ -381,6 +381,8 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     streamed = prepared.data_plan is not None and prepared.data_plan.stream
     if prepared.data_plan is not None:
         update_run_info(run_dir, data_path=prepared.data_plan.as_dict())
+    if getattr(prepared.dataset, "validation_source", None):  # where data.validation's examples came from
+        update_run_info(run_dir, validation=prepared.dataset.validation_source)
     # streamed: the plan sees the batches' count only (steps per compiled call), never the arrays
     plan = plan_fast_path(recipe.train, x=_rows_only(x["train"]) if streamed else x["train"], y=y["train"],
                           callbacks=callbacks,
@@ -560,6 +562,7 @@ def data_info(prepared: Prepared, recipe: Recipe) -> dict[str, Any]:
         "sizes": dataset.sizes(), "input_shape": _plain_shape(dataset.input_shape),
         "model_input_shape": _plain_shape(prepared.input_shape), "label_encoding": prepared.encodings,
         **({"outputs": prepared.heads.describe()} if prepared.heads else {}),  # task/classes per output
+        **({"validation": dataset.validation_source} if dataset.validation_source else {}),  # data.validation
         "preprocessing": {"normalize": recipe.data.normalize, "image_size": recipe.data.image_size,
                           "color_mode": recipe.data.color_mode, "maxlen": recipe.data.maxlen,
                           "num_words": recipe.data.num_words,

@@ -159,6 +159,17 @@ class DataSpec(Section):
     stream: Literal["auto"] | bool = Field(
         "auto", description="stream batches from the decoded cache (true), keep the data in memory (false), or "
                             "decide by the memory pre-flight (auto)")
+    validation: str | None = Field(
+        None, description="an explicit validation set instead of train.validation_split: a split of the source "
+                          "('test', or 'validation' when it has one), or a path (a class-per-folder folder or "
+                          "archive, a CSV/Parquet table, an .npz of x/y) resolved like data.path")
+
+    @field_validator("validation", mode="before")
+    @classmethod
+    def _validation_text(cls, value: Any) -> Any:
+        from .data.validation_source import check_validation_value
+
+        return check_validation_value(value)
 
     @model_validator(mode="after")
     def _check_requirements(self) -> DataSpec:

@@ -100,14 +100,25 @@ def _task(names: list[str]) -> str:
 
 
 def load_csv(path: str | Path, target: str, test_split: float, picker: Picker,
-             targets: dict[str, str] | None = None) -> Loaded:
+             targets: dict[str, str] | None = None, validation: Path | None = None) -> Loaded:
     """A CSV table as (N, F) float32 features, class ids (or float targets) and a held-out test split.
 
     ``targets`` (``data.targets``): an output whose value is a column name learns that column (left out
     of the features), in ``Dataset.y_outputs``; other values are expressions over ``label`` (the target).
+    ``validation`` (``data.validation``): a CSV of the same columns read as the validation split, encoded
+    with the training table (its rows are never in the test split, nor in the medians that fill gaps).
     """
     path = resolve_data_path(path)
     header, rows = read_rows(path)
+    n_train_rows = len(rows)
+    if validation is not None:
+        from .validation_source import about_validation, table_columns
+
+        with about_validation(validation):
+            v_header, v_rows = read_rows(validation)
+            _check_finite(v_header, v_rows, validation)
+        order = table_columns(header, v_header, validation)
+        rows = rows + [[r[i] for i in order] for r in v_rows]
     label_columns = {out: col for out, col in (targets or {}).items() if col in header and col != target}
     for out, col in (targets or {}).items():
         if str(col).isidentifier() and col not in header and col != "label":
@@ -122,7 +133,9 @@ def load_csv(path: str | Path, target: str, test_split: float, picker: Picker,
     _check_finite(header, rows, path)
     rows = [[("" if c in MISSING else c) for c in r] for r in rows]  # NaN, NA, null: missing values
     wanted = [t, *(header.index(c) for c in label_columns.values())]
-    kept = [r for r in rows if all(r[i] != "" for i in wanted)]
+    kept_at = [i for i, r in enumerate(rows) if all(r[c] != "" for c in wanted)]
+    kept = [rows[i] for i in kept_at]
+    from_val = np.asarray(kept_at, np.int64) >= n_train_rows  # rows of the validation table (at the end)
     if not kept:
         raise DataError(f"column '{target}' (the target) is empty in every row", where=str(path),
                         fix="Fill in the target column, or choose another `data.target`.")
@@ -130,7 +143,14 @@ def load_csv(path: str | Path, target: str, test_split: float, picker: Picker,
     if task != "regression" and len(class_names) < 2:
         raise DataError(f"column '{target}' holds a single class ({class_names[0]})", where=str(path),
                         fix="A classifier needs examples of at least two classes.")
-    train, test = picker.carve_test(y, test_split)
+    train, test = picker.carve_test(y[~from_val], test_split)  # training rows come first: same indices
+    val = np.flatnonzero(from_val)
+    if validation is not None:
+        from .validation_source import new_classes, no_rows
+
+        if not len(val):
+            raise no_rows(validation, target)
+        new_classes(y[~from_val], y[val], class_names, str(validation))
     columns, blocks, onehot = [], [], []
     for c, name in enumerate(header):
         if c == t or name in label_columns.values():
@@ -158,10 +178,15 @@ def load_csv(path: str | Path, target: str, test_split: float, picker: Picker,
     tr = train[picker.pick(y[train], "train")]
     te = test[picker.pick(y[test], "test")]
     ds = Dataset("csv", x[tr], y[tr], x[te], y[te], class_names, task=task, source=str(path))  # type: ignore[arg-type]
+    va = val[picker.pick(y[val], "validation")] if len(val) else None
+    if va is not None:
+        ds.x_val, ds.y_val = x[va], y[va]
     for out, column in label_columns.items():  # another output's labels: the same rows, split the same way
         values, names, out_task = _target([r[header.index(column)] for r in kept], path, column)
         ds.y_outputs.setdefault("train", {})[out] = values[tr]
         ds.y_outputs.setdefault("test", {})[out] = values[te]
+        if va is not None:
+            ds.y_outputs.setdefault("validation", {})[out] = values[va]
         ds.output_classes[out] = (out_task, names)
     dropped = len(rows) - len(kept)
     if dropped:

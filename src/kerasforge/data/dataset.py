@@ -63,6 +63,9 @@ class Dataset:
     y_outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     # (task, class names) of those outputs when the source knows them (a CSV column of words)
     output_classes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # Where an explicit validation set (data.validation) came from: {"source": "test" | "validation" | path,
+    # "examples": N[, "note"]}; None when the validation split is cut from training (or absent).
+    validation_source: dict[str, Any] | None = None
 
     @property
     def num_classes(self) -> int:

@@ -26,11 +26,15 @@ from .preprocess import apply_views, normalize, prepare_images
 from .scaling import image_statistics
 from .source import Loaded
 from .split import Picker
+from .validation_source import attach_validation, ignores_split, table_validation
 
 
 def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loaded:
-    """The dataset as stored (subset taken, nothing normalised), its notes included."""
+    """The dataset as stored (subset taken, nothing normalised), its notes included; with ``data.validation``
+    its validation set too (and nothing carved from training)."""
     picker = Picker(spec.subset, seed, spec.stratify)
+    carve, validation_split = validation_split, 0.0 if ignores_split(spec) else validation_split
+    table_val = table_validation(spec)  # a validation table is read (and encoded) with the training table
     if spec.dataset in NAMED:
         loaded = load_named(spec, picker)
     elif spec.dataset == "digits":
@@ -46,10 +50,10 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
         if spec.dataset == "parquet" or use_cache(spec.path, spec.stream):  # type: ignore[arg-type]
             _no_label_columns(spec)
             loaded = load_table(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
-                                validation_split=validation_split)
+                                validation_split=validation_split, validation=table_val)
         else:
             loaded = load_csv(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
-                              targets=spec.targets)  # columns named in data.targets: labels of other outputs
+                              targets=spec.targets, validation=table_val)  # data.targets columns: other outputs
     elif spec.dataset == "python":
         from ..errors import DataError
 
@@ -60,6 +64,7 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
         raise ValueError(f"unknown dataset {spec.dataset!r}")
     ds = loaded.dataset
     ds.notes[:0] = picker.notes
+    attach_validation(spec, loaded, seed=seed, validation_split=carve)
     return loaded
 
 
@@ -111,8 +116,10 @@ def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
     """
     if loaded is None:
         loaded = load_raw(spec, seed, validation_split=validation_split)
-    elif loaded.dataset.kind == "image":
-        prepare_images(loaded.dataset, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)  # type: ignore[arg-type]
+    else:  # data given in Python: data.validation may name its test split
+        attach_validation(spec, loaded, seed=seed, validation_split=validation_split, python=True)
+        if loaded.dataset.kind == "image":
+            prepare_images(loaded.dataset, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)  # type: ignore[arg-type]
     ds = loaded.dataset
     if spec.imbalance:
         make_rare(ds, class_id=spec.imbalance.class_id, fraction=spec.imbalance.fraction, seed=seed)
@@ -122,7 +129,8 @@ def load_dataset(spec: DataSpec, seed: int = 42, *, compact: bool = False,
         else:  # a table from the cache: statistics over the whole training split, in chunks (with the
             from .table_cache import table_statistics  # validation rows, as the in-memory path computes them)
 
-            offset, divisor = table_statistics([ds.x_train, ds.x_val], spec.normalize)  # type: ignore[list-item]
+            offset, divisor = table_statistics([ds.x_train] if ds.validation_source else [ds.x_train, ds.x_val],
+                                               spec.normalize)  # type: ignore[list-item]
         ds.preprocessing["pending"] = {"normalize": spec.normalize, "offset": offset, "divisor": divisor,
                                        "pixel_max": loaded.pixel_max}
     else:

@@ -423,8 +423,11 @@ def _fingerprint(path: Path, settings: dict[str, Any]) -> tuple[str, str, str]:
 
 def cached_table(path: Path, target: str, test_split: float, picker: Picker, *, validation_split: float = 0.0,
                  progress: Progress | None = None, rebuild: bool = False,
-                 chunk_rows: int | None = None) -> CacheEntry:
-    """The cache entry of the table at ``path`` (CSV or Parquet) with ``target`` and these splits."""
+                 chunk_rows: int | None = None, validation: Path | None = None) -> CacheEntry:
+    """The cache entry of the table at ``path`` (CSV or Parquet) with ``target`` and these splits.
+
+    ``validation`` (``data.validation``): a table of the same columns, read after the training one in the same
+    pass (so encoded the same way) into the validation split; never in the test split or the medians."""
     chunk_rows = chunk_rows or CHUNK_ROWS
     parquet = is_parquet(path)
     chunks = _parquet_chunks if parquet else _csv_chunks
@@ -434,6 +437,9 @@ def cached_table(path: Path, target: str, test_split: float, picker: Picker, *, 
                 "seed": picker.seed, "stratify": picker.stratify, "reader": 1}
     if not path.is_file():
         raise DataError("does not exist", where=str(path), fix="Check `data.path`: give a .csv or .parquet file.")
+    if validation is not None:  # its state is part of the key: a changed validation table is read again
+        v_st = validation.stat()
+        settings["validation"] = f"{validation}\0{v_st.st_size}\0{v_st.st_mtime_ns}"
     key, source_id, files_key = _fingerprint(path, settings)
     size = path.stat().st_size
 
@@ -463,11 +469,28 @@ def cached_table(path: Path, target: str, test_split: float, picker: Picker, *, 
         if scan.kept == 0:
             raise DataError(f"column '{target}' (the target) is empty in every row", where=str(path),
                             fix="Fill in the target column, or choose another `data.target`.")
+        n_train = scan.kept
+        if validation is not None:
+            from .validation_source import about_validation, no_rows
+
+            scan.path = validation
+            with about_validation(validation):
+                for chunk in _validation_chunks(validation, chunk_rows, header):
+                    scan.feed(chunk)
+                scan.raise_inf("row" if is_parquet(validation) else "line")
+            scan.path = path
+            if scan.kept == n_train:
+                raise no_rows(validation, target)
         cols = scan.columns
         text_cols = [c for c, col in enumerate(cols) if not (col.numeric and col.any_number)]
         redo = [c for c in text_cols if cols[c].levels is None]
         if redo:
-            for c, lv in _rescan_levels(chunks(path, chunk_rows, {}), work, redo, t).items():
+            def again() -> Iterator[_Chunk]:
+                yield from chunks(path, chunk_rows, {})
+                if validation is not None:
+                    yield from _validation_chunks(validation, chunk_rows, header)
+
+            for c, lv in _rescan_levels(again(), work, redo, t).items():
                 cols[c].levels = lv
         nums = {c: np.memmap(work / f"num{c}.f64", np.float64, "r", shape=(scan.kept,))
                 for c in range(len(header)) if c not in text_cols}
@@ -477,7 +500,12 @@ def cached_table(path: Path, target: str, test_split: float, picker: Picker, *, 
         if task != "regression" and len(class_names) < 2:
             raise DataError(f"column '{target}' holds a single class ({class_names[0]})", where=str(path),
                             fix="A classifier needs examples of at least two classes.")
-        train, test = picker.carve_test(y, test_split)
+        train, test = picker.carve_test(y[:n_train], test_split)  # training rows come first: same indices
+        val = np.arange(n_train, len(y))
+        if validation is not None:
+            from .validation_source import new_classes
+
+            new_classes(y[:n_train], y[val], class_names, str(validation))
         features, notes, onehot = [], [], []
         for c, col in enumerate(cols):
             if c == t:
@@ -500,7 +528,9 @@ def cached_table(path: Path, target: str, test_split: float, picker: Picker, *, 
         tr = train[picker.pick(y[train], "train")]
         te = test[picker.pick(y[test], "test")]
         splits = {"train": tr, "test": te}
-        if validation_split > 0:
+        if validation is not None:
+            splits["validation"] = val[picker.pick(y[val], "validation")]
+        elif validation_split > 0:
             from .split import stratified_split
 
             keep, carved = stratified_split(y[tr], validation_split, picker.seed,
@@ -524,14 +554,27 @@ def cached_table(path: Path, target: str, test_split: float, picker: Picker, *, 
     return cached_entry(key, source_id, files_key, settings, build, rebuild=rebuild)
 
 
+def _validation_chunks(validation: Path, chunk_rows: int, header: list[str]) -> Iterator[_Chunk]:
+    """Chunks of the validation table (CSV or Parquet, by its suffix) with the training table's columns, in
+    the training's order (missing or extra columns: a DataError naming them)."""
+    from .validation_source import table_columns
+
+    state: dict[str, Any] = {}
+    order = None
+    for chunk in (_parquet_chunks if is_parquet(validation) else _csv_chunks)(validation, chunk_rows, state):
+        order = order or table_columns(header, state["header"], validation)
+        yield _Chunk(chunk.lines, [chunk.columns[i] for i in order])
+
+
 def load_table(path: str | Path, target: str, test_split: float, picker: Picker, *, validation_split: float = 0.0,
-               progress: Progress | None = None, rebuild: bool = False, chunk_rows: int | None = None) -> Loaded:
+               progress: Progress | None = None, rebuild: bool = False, chunk_rows: int | None = None,
+               validation: Path | None = None) -> Loaded:
     """A CSV or Parquet table from the cache (read in chunks when not cached yet): (N, F) float32
     features memory-mapped, class ids (or float targets), a held-out test split (and validation split
     when ``validation_split`` > 0), as :func:`kerasforge.data.csv_table.load_csv` gives them."""
     path = resolve_data_path(path)
     entry = cached_table(path, target, test_split, picker, validation_split=validation_split, progress=progress,
-                         rebuild=rebuild, chunk_rows=chunk_rows)
+                         rebuild=rebuild, chunk_rows=chunk_rows, validation=validation)
     m = entry.manifest
     arrays = entry.arrays
     name = "parquet" if is_parquet(path) else "csv"

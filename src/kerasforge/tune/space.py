@@ -144,6 +144,9 @@ def load_search(source: str | Path | dict[str, Any] | Recipe,
         raise RecipeError("has no 'search:' section, so there is nothing to tune", where=where or "recipe",
                           fix="Add e.g. search: {params: {train.optimizer.learning_rate: {log_uniform: "
                               "[1.0e-4, 1.0e-2]}}, trials: 20}.")
+    from ..data.validation_source import refuse_tuning_on_test
+
+    refuse_tuning_on_test(recipe)  # data.validation: test would tune on the test set
     base = copy.deepcopy(data)
     base.pop("search", None)
     base_recipe = validate_recipe(base, where=where)
