@@ -58,3 +58,23 @@ def test_kforge_data_shows_tables_and_text(tmp_path: Path, monkeypatch: pytest.M
     assert main(["data", str(path), "--json", "-q"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["reused"] is False and sum(sum(c.values()) for c in info["splits"].values()) == 8
+
+
+def test_kforge_data_builds_the_entries_training_reads_with_a_validation_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from kerasforge.data.loader import load_raw
+    from kerasforge.recipe import load_recipe
+
+    monkeypatch.setenv("KFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    folder = colour_folder(tmp_path / "colours", per_class=4)
+    val = colour_folder(tmp_path / "checked", per_class=2)
+    data = recipe(folder, tmp_path / "runs", "auto")
+    data["data"]["validation"] = str(val)
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["data", str(path)]) == 0
+    assert f"validation: 6 examples from {val}" in capsys.readouterr().out
+    spec = load_recipe(path).data
+    ds = load_raw(spec, 3, validation_split=0.2).dataset  # what training reads: both entries reused
+    assert ds.cache["reused"] and "validation: read the decoded images from the cache" in " ".join(ds.notes)
+    assert ds.sizes()["train"] + ds.sizes()["test"] == 12

@@ -202,3 +202,17 @@ def test_tuning_on_the_test_split_is_refused():
     assert err.value.where == "data.validation"
     recipe["search"]["objective"] = {"allow_test_metric": True}
     load_search(recipe)  # said on purpose
+
+
+def test_a_zipped_text_folder_as_validation(tmp_path, cache_dir):
+    import shutil
+
+    for root, n in ((tmp_path / "reviews", 6), (tmp_path / "val" / "wrapped", 2)):
+        for label, word in (("neg", "awful"), ("pos", "great")):
+            (root / label).mkdir(parents=True)
+            for i in range(n):
+                (root / label / f"{i}.txt").write_text(f"a {word} film number {i}", encoding="utf-8")
+    archive = shutil.make_archive(str(tmp_path / "val"), "zip", tmp_path / "val")
+    ds = load_raw(DataSpec(dataset="text_folder", path=str(tmp_path / "reviews"), validation=archive)).dataset
+    assert sorted(ds.x_val.tolist()) == sorted(f"a {w} film number {i}" for w in ("awful", "great") for i in range(2))
+    assert ds.y_val.tolist().count(1) == 2 and ds.validation_source == {"source": archive, "examples": 4}

@@ -51,7 +51,7 @@ def _data(args: argparse.Namespace) -> None:
 
     unit = units[spec.dataset]
     picker = Picker(spec.subset, recipe.seed, spec.stratify)
-    validation_split = 0.0 if spec.imbalance else recipe.train.validation_split
+    validation_split = 0.0 if spec.imbalance or spec.validation else recipe.train.validation_split
     say(f"[bold]kerasforge[/bold] data: {spec.path}")
     with Progress(TextColumn("  decoding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                   TimeRemainingColumn(), console=console(), disable=is_quiet(), transient=False) as bar:
@@ -72,12 +72,21 @@ def _data(args: argparse.Namespace) -> None:
                                               rebuild=args.rebuild)
         else:
             from ..data.table_cache import load_table, use_cache
+            from ..data.validation_source import table_validation
 
             loaded = load_table(spec.path, spec.target, spec.test_split, picker,  # type: ignore[arg-type]
-                                validation_split=validation_split, progress=progress, rebuild=args.rebuild)
+                                validation_split=validation_split, progress=progress, rebuild=args.rebuild,
+                                validation=table_validation(spec))
             if spec.dataset == "csv" and not use_cache(spec.path, spec.stream):  # type: ignore[arg-type]
                 say("  note: this CSV is small enough that training reads it in memory, not from this cache "
                     "(set data.stream: true, or $KFORGE_TABLE_CACHE_FROM, to use the cache)", style="yellow")
+    if spec.validation and spec.dataset in ("image_folder", "text_folder"):  # data.validation: its own entry
+        from ..data.validation_source import attach_validation
+
+        attach_validation(spec, loaded, seed=recipe.seed)
+        val = loaded.dataset.validation_source or {}
+        val_note = next((n for n in loaded.dataset.notes if n.startswith("validation: ")), "")
+        print(f"validation: {val.get('examples')} examples from {val.get('source')} ({val_note[12:]})")
     path = Path(loaded.dataset.cache["path"])  # type: ignore[index]
     if args.verify:
         try:
