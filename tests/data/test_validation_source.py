@@ -140,6 +140,7 @@ def test_a_validation_table_uses_training_statistics_only(tmp_path, cache_dir, s
     else:  # raw in the cache: the same encoding as training (x, colour=blue, colour=red)
         assert x_val[:, x_col].min() >= 100 and set(np.unique(x_val[:, 1:])) <= {0.0, 1.0}
     assert ds.validation_source == {"source": str(val), "examples": 20}
+    assert not any("validation split is not used" in n for n in ds.notes)
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -222,6 +222,11 @@ def attach_validation(spec: Any, loaded: Loaded, *, seed: int = 42, validation_s
     if validation_split > 0:
         ds.notes.append(f"train.validation_split ({validation_split:g}) is not used: data.validation gives the "
                         "validation set")
+    if spec.dataset in TABLE_SUFFIXES and not _is_split_name(value):  # read with the training table
+        if ds.x_val is None:  # pragma: no cover - the table readers always give it
+            raise _error("was not read", value=value, fix="Report this as a bug.")
+        _record(ds, str(resolve_validation_path(value)))
+        return
     own = ds.x_val is not None
     names = ["test", *(["validation"] if own else [])]
     if python and own and value != "validation":
@@ -254,18 +259,13 @@ def attach_validation(spec: Any, loaded: Loaded, *, seed: int = 42, validation_s
                          "write `validation: test`.")
     if own:
         ds.notes.append(f"the source's own validation split is not used: data.validation is {value}")
-    if spec.dataset in TABLE_SUFFIXES:  # read with the training table (csv_table / table_cache)
-        if ds.x_val is None:  # pragma: no cover - the table readers always give it
-            raise _error("was not read", value=value, fix="Report this as a bug.")
-        _record(ds, str(resolve_validation_path(value)))
-        return
     path = resolve_validation_path(value)
     if spec.dataset in ("image_folder", "text_folder"):
         x, y = _folder(spec, ds, path, value, seed)
     elif spec.dataset in NPZ_DATASETS:
         x, y = _npz(ds, path, value, loaded)
     else:
-        raise _error(f"is a path, which a {spec.dataset} dataset cannot take as its validation set", value=value,
+        raise _error(f"is a path, which the {spec.dataset} dataset cannot take as its validation set", value=value,
                      fix="Write `validation: test`, or cut the validation set from training (train.validation_split).")
     new_classes(ds.y_train, y, ds.class_names, value)
     ds.x_val, ds.y_val = x, y
