@@ -217,3 +217,26 @@ def test_a_zipped_text_folder_as_validation(tmp_path, cache_dir):
     ds = load_raw(DataSpec(dataset="text_folder", path=str(tmp_path / "reviews"), validation=archive)).dataset
     assert sorted(ds.x_val.tolist()) == sorted(f"a {w} film number {i}" for w in ("awful", "great") for i in range(2))
     assert ds.y_val.tolist().count(1) == 2 and ds.validation_source == {"source": archive, "examples": 4}
+
+
+def test_a_relative_path_is_found_like_data_path(tmp_path, monkeypatch):
+    data_dir, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    (data_dir / "held out").mkdir(parents=True)
+    elsewhere.mkdir()
+    np.savez(data_dir / "held out" / "val.npz", x_val=np.zeros((3, 8, 8, 1)), y_val=np.array([0, 1, 2]))
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("KFORGE_DATA_DIR", str(data_dir))
+    ds = load_raw(DataSpec(dataset="digits", subset=40, validation="held out/val.npz")).dataset
+    assert ds.validation_source == {"source": str(data_dir / "held out" / "val.npz"), "examples": 3}
+
+
+def test_python_data_may_name_its_own_validation_split():
+    from kerasforge.data.python_data import read_python_data
+
+    x, y = np.arange(40, dtype="float32").reshape(20, 2), np.arange(20) % 2
+    loaded = read_python_data({"train": (x[:14], y[:14]), "validation": (x[14:], y[14:])}, test_split=0.25)
+    ds = load_dataset(DataSpec(dataset="python", validation="validation"), loaded=loaded, validation_split=0.1)
+    assert ds.validation_source == {"source": "validation", "examples": 6}
+    loaded = read_python_data((x, y), test_split=0.25)
+    with pytest.raises(DataError, match="is a path, but the data is given in Python"):
+        load_dataset(DataSpec(dataset="python", validation="val.npz"), loaded=loaded)
