@@ -148,8 +148,9 @@ def test_validation_table_columns_and_classes_must_match(tmp_path, cache_dir, st
     train = table(tmp_path / "train.csv", rows(30, 0, 10))
     odd = table(tmp_path / "odd.csv", [{"x": 1, "label": "big", "size": 3}])
     with pytest.raises(DataError, match=r"lacks the column\(s\) 'colour' and has column\(s\) the training table "
-                                        r"lacks: 'size'"):
+                                        r"lacks: 'size'") as err:
         load_raw(DataSpec(dataset="csv", path=str(train), target="label", validation=str(odd), stream=stream))
+    assert err.value.where == f"data.validation ({odd})"
     other = table(tmp_path / "other.csv", [{"x": 1, "colour": "red", "label": "huge"}])
     with pytest.raises(DataError, match="classes the training data lacks: 'huge'"):
         load_raw(DataSpec(dataset="csv", path=str(train), target="label", validation=str(other), stream=stream))

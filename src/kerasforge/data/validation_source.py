@@ -87,6 +87,8 @@ def about_validation(path: Path | str) -> Iterator[None]:
     try:
         yield
     except DataError as exc:
+        if (exc.where or "").startswith(FIELD):  # already about the field
+            raise
         where = f"{FIELD} ({exc.where})" if exc.where and exc.where != str(path) else f"{FIELD} ({path})"
         fix = (exc.fix or "").replace("`data.path`", f"`{FIELD}`").replace("as `data.path`", f"as `{FIELD}`")
         raise DataError(exc.what, where=where, fix=fix or None) from None
