@@ -106,6 +106,7 @@ def test_validation_classes_the_training_lacks_are_named(tmp_path, cache_dir):
 
 @pytest.mark.parametrize("make, match", [
     (lambda d: d / "missing", "does not exist"),
+    (lambda d: d / "train", "is data.path itself"),
     (lambda d: table(d / "v.csv", [{"a": 1}]), "is a .csv file, but image_folder takes its validation set as a folder"),
     (lambda d: (d / "empty").mkdir() or d / "empty", "holds no image files"),
     (lambda d: (d / "bad.zip").write_bytes(b"not a zip") and d / "bad.zip", "not a valid zip or tar archive"),
@@ -164,7 +165,8 @@ def test_validation_table_bad_files(tmp_path, cache_dir):
     folder.mkdir()
     npz = tmp_path / "v.npz"
     np.savez(npz, x=np.zeros(2))
-    for bad, match in [(latin, "is not UTF-8 text: line 2"), (folder, "is a folder"), (npz, "not a CSV table")]:
+    for bad, match in [(latin, "is not UTF-8 text: line 2"), (folder, "is a folder"), (npz, "not a CSV table"),
+                       (train, "is data.path itself")]:
         with pytest.raises(DataError, match=match) as err:
             load_raw(DataSpec(dataset="csv", path=str(train), target="label", validation=str(bad)))
         assert err.value.where.startswith("data.validation")

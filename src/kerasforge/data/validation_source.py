@@ -127,6 +127,19 @@ def resolve_validation_path(value: str) -> Path:
     return path
 
 
+def _not_the_training_data(spec: Any, path: Path, value: str) -> None:
+    """Refuse a validation path that is ``data.path`` itself (validation on the training examples)."""
+    if not getattr(spec, "path", None):
+        return
+    from .locate import resolve_data_path
+
+    if resolve_data_path(spec.path).resolve() == path.resolve():
+        raise _error("is data.path itself: validation scores on the training examples measure memory, not "
+                     "generalisation", value=value,
+                     fix="Give a folder or file of other examples, or `test`, or remove data.validation to cut the "
+                         "validation set from training (train.validation_split).")
+
+
 def table_validation(spec: Any) -> Path | None:
     """The validation table of a ``csv``/``parquet`` recipe (``None`` for a split name or no ``data.validation``),
     checked to be a file the table reader takes; the table readers encode it with the training table."""
@@ -134,6 +147,7 @@ def table_validation(spec: Any) -> Path | None:
     if not value or spec.dataset not in TABLE_SUFFIXES or _is_split_name(value):
         return None  # a split name: attach_validation says which exist
     path = resolve_validation_path(value)
+    _not_the_training_data(spec, path, value)
     if path.is_dir():
         raise _error(f"is a folder, but a {spec.dataset} dataset takes its validation set as one table file",
                      value=value, fix=f"Give a {' or '.join(TABLE_SUFFIXES[spec.dataset][:1])} file with the "
@@ -262,6 +276,7 @@ def attach_validation(spec: Any, loaded: Loaded, *, seed: int = 42, validation_s
     if own:
         ds.notes.append(f"the source's own validation split is not used: data.validation is {value}")
     path = resolve_validation_path(value)
+    _not_the_training_data(spec, path, value)
     if spec.dataset in ("image_folder", "text_folder"):
         x, y = _folder(spec, ds, path, value, seed)
     elif spec.dataset in NPZ_DATASETS:
