@@ -140,9 +140,10 @@ def _not_the_training_data(spec: Any, path: Path, value: str) -> None:
                          "validation set from training (train.validation_split).")
 
 
-def table_validation(spec: Any) -> Path | None:
+def table_validation(spec: Any, *, read: bool = True) -> Path | None:
     """The validation table of a ``csv``/``parquet`` recipe (``None`` for a split name or no ``data.validation``),
-    checked to be a file the table reader takes; the table readers encode it with the training table."""
+    checked to be a file the table reader takes (and, unless ``read`` is false, UTF-8 text for a CSV); the
+    table readers encode it with the training table."""
     value = getattr(spec, "validation", None)
     if not value or spec.dataset not in TABLE_SUFFIXES or _is_split_name(value):
         return None  # a split name: attach_validation says which exist
@@ -161,7 +162,7 @@ def table_validation(spec: Any) -> Path | None:
                                                                              ".tar", ".jpg", ".jpeg", ".png")):
         raise _error(f"is a {path.suffix} file, not a CSV table", value=value,
                      fix="Give the validation rows as a CSV file with the training table's columns, or `test`.")
-    if spec.dataset == "csv":
+    if spec.dataset == "csv" and read:
         check_utf8(path, value)
     return path
 
@@ -424,7 +425,7 @@ def check_validation(recipe: Any) -> None:
         raise _error("is not a split name (test, or validation where the source has one) nor an existing path",
                      value=value, fix="Use `test`, or the path of a folder or file of validation examples.")
     if spec.dataset in TABLE_SUFFIXES:
-        table_validation(spec)
+        table_validation(spec, read=False)  # kforge check reads no data
         return
     path = resolve_validation_path(value)
     if spec.dataset in ("image_folder", "text_folder") and path.is_file():
