@@ -37,8 +37,8 @@ def check_recipe(source: str | Path | dict | Recipe, overrides: list[str] | None
         from .errors import RecipeError
 
         raise RecipeError("there is no validation split to evaluate on (train.validation_split is 0)",
-                          where="evaluate.split", fix="Set train.validation_split above 0, or evaluate on the "
-                          "test split.")
+                          where="evaluate.split", fix="Set train.validation_split above 0 (or give data.validation), "
+                          "or evaluate on the test split.")
     from .code_backend import requested_backend
 
     # Names resolve the same on every backend, and Keras on JAX imports in half TensorFlow's time:

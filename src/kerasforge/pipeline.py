@@ -451,7 +451,7 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     x_eval, y_eval = prepared.x[split], prepared.y[split]
     if x_eval is None:
         raise TrainError(f"there is no {split} split to evaluate on", where="evaluate.split",
-                         fix="Set train.validation_split above 0, or evaluate on the test split.")
+                         fix="Set train.validation_split above 0 (or give data.validation), or evaluate on the test split.")
     start = time.perf_counter()
     eval_batch = recipe.evaluate.batch_size or recipe.train.batch_size
     if prepared.data_plan is not None and prepared.data_plan.stream:  # batches read from the cache, in order

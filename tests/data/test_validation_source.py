@@ -208,6 +208,19 @@ def test_tuning_on_the_test_split_is_refused():
     load_search(recipe)  # said on purpose
 
 
+def test_searching_over_the_test_split_as_validation_is_refused_too():
+    from kerasforge.tune import load_search
+
+    recipe = {"data": {"dataset": "digits"},
+              "model": {"layers": [{"type": "Dense", "units": 10, "activation": "softmax"}]},
+              "search": {"params": {"data.validation": {"choice": ["validation", "test"]}}, "trials": 2}}
+    with pytest.raises(RecipeError, match="optimistic, tuned number") as err:
+        load_search(recipe)
+    assert err.value.where == "search.params.data.validation"
+    recipe["search"]["params"]["data.validation"] = {"choice": ["validation"]}
+    load_search(recipe)
+
+
 def test_a_zipped_text_folder_as_validation(tmp_path, cache_dir):
     import shutil
 

@@ -169,6 +169,14 @@ def check_param(space: SearchSpace, path: str, spec: ParamSpec) -> None:
         except RecipeError as exc:
             raise RecipeError(f"with the value {value!r} the recipe is invalid: {exc.where}: {exc.what}",
                               where=f"search.params.{path}", fix=exc.fix or "Change the searched values.") from None
+        if recipe.data.validation == "test" and not space.search.objective.allow_test_metric:
+            from ..data.validation_source import refuse_tuning_on_test
+
+            try:  # a searched data.validation that reaches the test split tunes on it as much as a fixed one
+                refuse_tuning_on_test(recipe.model_copy(update={"search": space.search}))
+            except RecipeError as exc:
+                raise RecipeError(f"tries the value 'test': data.validation {exc.what}",
+                                  where=f"search.params.{path}", fix=exc.fix or "") from None
         if not existed:
             _check_declared(recipe, steps, path)
 

@@ -188,7 +188,7 @@ def run_trial(study: Any, trial: Any, space: SearchSpace, config: WorkerConfig) 
         raise KerasforgeError(
             f"the objective metric '{objective.metric}' is not among the epoch's logs "
             f"({', '.join(callback.missing)})", where="search.objective.metric",
-            fix="Pick one of those names; validation metrics need train.validation_split above 0.")
+            fix="Pick one of those names; validation metrics need a validation set (train.validation_split above 0, or data.validation).")
     if callback.pruned_at is not None:
         update_run_info(run.path, status="pruned", pruned_after_epoch=callback.pruned_at + 1,
                         study=config.study, trial=trial.number)
