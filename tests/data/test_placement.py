@@ -76,6 +76,11 @@ def test_a_functional_run_reloads_predicts_exports_and_serves_on_raw_pixels(fold
     assert run.metrics["test_accuracy"] >= 0.9
     reloaded = kerasforge.load_run(run.path).model
     assert first_layer(reloaded).name == SCALING_LAYER
+    from kerasforge.report.build import report_run
+
+    report_run(run.path)  # `kforge report`: the reloaded model takes raw pixels (its layers[0] is the InputLayer)
+    evaluation = json.loads((run.path / "evaluation.json").read_text())
+    assert evaluation["accuracy"] == pytest.approx(run.metrics["test_accuracy"], abs=1e-6)
     results = export_run(run.path, FORMATS, examples=16)
     assert all(results[f].verification["passed"] for f in FORMATS), {f: r.verification for f, r in results.items()}
 
@@ -110,8 +115,7 @@ def test_a_subclassed_model_streams_uint8_pixels_scaled_per_batch(folder: Path, 
     assert prepared.data_plan.stream and prepared.data_plan.scaling == "per batch on the host"
     assert "ClippedClassifier is a subclassed model" in prepared.data_plan.reason
 
-    streamed = kerasforge.train(subclassed(folder, "auto"), output_dir=tmp_path / "a", show_summary=False,
-                                report=False)
+    streamed = kerasforge.train(subclassed(folder, "auto"), output_dir=tmp_path / "a", show_summary=False)
     in_memory = kerasforge.train(subclassed(folder, False), output_dir=tmp_path / "b", show_summary=False,
                                  report=False)
     assert json.loads((streamed.path / "run.json").read_text())["data_path"]["stream"] is True
@@ -120,6 +124,8 @@ def test_a_subclassed_model_streams_uint8_pixels_scaled_per_batch(folder: Path, 
     for key in ("loss", "val_loss", "grad_norm"):
         np.testing.assert_allclose(streamed.history[key], in_memory.history[key], rtol=1e-4)
     assert streamed.metrics["test_accuracy"] == pytest.approx(in_memory.metrics["test_accuracy"], abs=1e-6)
+    evaluation = json.loads((streamed.path / "evaluation.json").read_text())  # the report read scaled chunks
+    assert evaluation["accuracy"] == pytest.approx(streamed.metrics["test_accuracy"], abs=1e-6)
     pre = streamed.data_info["preprocessing"]
     assert pre["offset"] == 0.0 and pre["divisor"] == 255.0 and "in_model" not in pre
 
