@@ -38,3 +38,14 @@ def test_the_streaming_source_reads_batches_scaled():
     x, y = source[0]
     assert x.dtype == np.float32
     np.testing.assert_allclose(x, raw[y].astype(np.float32) / 255.0, rtol=1e-6)
+
+
+def test_a_models_own_normalization_adapts_to_the_scaled_rows_batch_by_batch():
+    import keras
+
+    raw = np.random.default_rng(3).integers(0, 256, (2500, 2, 2, 1)).astype(np.uint8)
+    layer = keras.layers.Normalization(axis=-1)
+    layer.adapt(ScaledRows(raw, [0.0], [255.0], (2, 2, 1)))  # Keras took only arrays or batches: a TypeError before
+    scaled = raw.astype(np.float64) / 255.0
+    np.testing.assert_allclose(np.ravel(layer.mean), [scaled.mean()], rtol=1e-4)
+    np.testing.assert_allclose(np.ravel(layer.variance), [scaled.var()], rtol=1e-3)

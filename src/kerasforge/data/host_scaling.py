@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ import numpy as np
 from .dataset import Dataset
 from .scaling import why_not_inside
 from .stream import RowReader
+
+ADAPT_BATCH = 1024  # rows per batch when the rows are iterated (Layer.adapt)
 
 
 class ScaledRows:
@@ -71,6 +74,12 @@ class ScaledRows:
         if index.dtype == bool:
             index = np.flatnonzero(index)
         return self.scale(self._reader.read(index.astype(np.int64)))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Scaled batches of :data:`ADAPT_BATCH` rows — what Keras' ``Layer.adapt`` takes as "an iterable of
+        batches", so a model's own ``Normalization`` adapts without a float32 copy of the split."""
+        for start in range(0, len(self), ADAPT_BATCH):
+            yield self[start:start + ADAPT_BATCH]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self[:]
