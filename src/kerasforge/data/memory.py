@@ -161,7 +161,8 @@ class DataPlan:
 
     def describe(self) -> str:
         """One line for the console."""
-        path = "streaming from the decoded cache" if self.stream else "in memory"
+        source = "the decoded cache" if self.details.get("resident_data") else "arrays in memory"
+        path = f"streaming from {source}" if self.stream else "in memory"
         scaled = f"; scaled {self.scaling}" if self.scaling else ""
         return (f"data path: {path}{scaled} ({self.reason}; estimated peak {gib(self.streaming_peak if self.stream else self.in_memory_peak)}"
                 f" of {gib(self.available_bytes)} available, {self.available_from})")
