@@ -5,8 +5,14 @@ Generates N JPEGs (160x160, 4 classes: the dominant colour of a noisy image), th
 needed; without the controller it runs unconfined and says so). Reports peak RSS, test accuracy, decode
 rate, data preparation and epoch time; prints a table and writes JSON.
 
+``--scaling`` instead compares where raw pixels are scaled (issue 11, point 1): a functional CNN
+(``fashion_mnist_cnn``'s layers as a ``graph:`` model) with the scaling layer inside vs the whole dataset
+expanded to float32 on the host (the path functional models took before), and a subclassed model
+(``custom_train_step``) streaming uint8 pixels scaled per batch vs that float32 copy.
+
 Example:
     python benchmarks/data_scale.py --images 10000 --limit 3G --json benchmarks/data_scale.json
+    python benchmarks/data_scale.py --scaling --json benchmarks/results/data_scaling.json
 """
 
 from __future__ import annotations
@@ -86,6 +92,41 @@ def run_child(recipe: dict, group: Path | None, env: dict, child: str = CHILD) -
     return json.loads(line[6:])
 
 
+# The path functional (and subclassed) models took before: no scaling layer, the data in float32 on the host
+HOST_FLOAT32 = "import kerasforge.data.placement as placement; placement.can_scale_inside = lambda model: False\n"
+
+
+def scaling(out: str, workdir: Path, epochs: int = 2) -> None:
+    """Prepared data and epoch time where the pixels are scaled: in the model / per batch (now) against
+    the float32 copy on the host (before), one child process each, alternated per model kind."""
+    from kerasforge.recipe import load_recipe
+
+    cases = []
+    functional = load_recipe("fashion_mnist_cnn").to_dict()
+    functional["model"] = {**functional["model"], "kind": "functional"}
+    subclassed = load_recipe("custom_train_step").to_dict()
+    for kind, recipe in (("functional CNN, fashion_mnist", functional), ("subclassed MLP, mnist", subclassed)):
+        recipe = {**recipe, "train": {**recipe["train"], "epochs": epochs, "callbacks": []},
+                  "output": {**recipe["output"], "dir": str(workdir / "runs"), "formats": ["keras"]}}
+        for variant in ("now", "before"):
+            data = {**recipe["data"], "stream": False} if variant == "before" else recipe["data"]
+            result = run_child({**recipe, "data": data}, None, {**os.environ, "KFORGE_NO_TRACK": "1"},
+                               child=(HOST_FLOAT32 if variant == "before" else "") + CHILD)
+            cases.append({"model": kind, "variant": variant, **result})
+    print(f"{'model':>30} {'variant':>7} {'scaled':>34} {'data MiB':>9} {'peak RSS MiB':>13} {'steady epoch s':>15} "
+          f"{'test acc':>9}")
+    for case in cases:
+        if "error" in case:
+            print(f"{case['model']:>30} {case['variant']:>7} {case['error'][-300:]}")
+            continue
+        path = case["data_path"]
+        print(f"{case['model']:>30} {case['variant']:>7} {path.get('scaling', ''):>34} "
+              f"{path['data_bytes'] / 2**20:>9.0f} {case['peak_rss_mib']:>13.0f} "
+              f"{case['timings'].get('steady_epoch_s', float('nan')):>15.2f} {case['metrics']['test_accuracy']:>9.4f}")
+    Path(out).write_text(json.dumps({"machine": "shared 2-core machine", "date": time.strftime("%Y-%m-%d %H:%M"),
+                                     "epochs": epochs, "cases": cases}, indent=2))
+
+
 def side_by_side(name: str, out: str, workdir: Path, rounds: int = 2) -> None:
     """The in-memory fast path against streaming on the same recipe, model and data, alternated ``rounds``
     times (so a busy machine weighs on both alike); the median steady epoch of each is compared."""
@@ -129,7 +170,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="with --side-by-side: alternations of the two paths")
     parser.add_argument("--side-by-side", metavar="RECIPE", help="instead: RECIPE (e.g. fashion_mnist_cnn) for 2 "
                         "epochs with data.stream false, then true; compares the steady epoch times")
+    parser.add_argument("--scaling", action="store_true", help="instead: pixels scaled in the model / per batch "
+                        "vs expanded to float32 on the host (a functional CNN and a subclassed model)")
     args = parser.parse_args()
+    if args.scaling:
+        return scaling(args.json, Path(args.workdir))
     if args.side_by_side:
         return side_by_side(args.side_by_side, args.json, Path(args.workdir), args.rounds)
     if args.generate_only:

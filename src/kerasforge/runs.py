@@ -167,5 +167,8 @@ def load_run_model(run: Run):
     model = build_model(run.recipe.model, tuple(shape), int(run.data_info.get("num_classes", 1)),
                         name=run.recipe.name,
                         input_dtype=input_dtype(run.data_info.get("kind")))
+    from .data.scaling import rescale_rebuilt
+
+    model = rescale_rebuilt(model, run.data_info)  # the scaling layer it was trained with, if any
     model.load_weights(weights)
     return model

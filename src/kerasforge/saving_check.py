@@ -97,6 +97,9 @@ def _reload(recipe, prepared, run_dir: Path):
     dataset = prepared.dataset  # rebuilt from the recipe (its code is trusted here: it was just trained)
     model = build_model(recipe.model, dataset.input_shape, dataset.num_classes, name=recipe.name,
                         input_dtype=input_dtype(dataset.kind))
+    from .data.scaling import rescale_rebuilt
+
+    model = rescale_rebuilt(model, {"preprocessing": dataset.preprocessing, "input_shape": dataset.input_shape})
     model.load_weights(weights)
     return model, "the recipe's model + model.weights.h5"
 

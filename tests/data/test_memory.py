@@ -48,3 +48,17 @@ def test_refusal_gives_numbers_and_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KFORGE_MEMORY_BUDGET", "1M")
     with pytest.raises(DataError, match="even streaming"):
         plan_data(True, x, y, None, 32, can_stream=True)
+
+
+def test_a_model_that_scales_per_batch_streams_whenever_it_may(monkeypatch: pytest.MonkeyPatch) -> None:
+    """must_stream (a model that cannot scale raw pixels itself): streamed even when the data fits, with
+    that reason; data.stream: false is the caller's; and the streaming peak is still checked."""
+    x, y = _data(2000)
+    monkeypatch.setenv("KFORGE_MEMORY_BUDGET", "1G")
+    why = "MyModel is a subclassed model (its own call): it cannot scale raw values itself"
+    plan = plan_data("auto", x, y, None, 32, can_stream=True, must_stream=why)
+    assert plan.stream and plan.reason == why
+    assert plan_data(False, x, y, None, 32, can_stream=True, must_stream=why).stream is False
+    monkeypatch.setenv("KFORGE_MEMORY_BUDGET", "1M")
+    with pytest.raises(DataError, match="even streaming"):
+        plan_data("auto", x, y, None, 32, can_stream=True, must_stream=why)

@@ -126,6 +126,7 @@ def _nbytes(x: Any) -> int:
 
 
 def _on_disk(x: Any) -> bool:
+    x = getattr(x, "raw", x)  # rows scaled per batch (kerasforge.data.host_scaling): their raw array
     return isinstance(x, np.memmap) or (isinstance(x, np.ndarray) and isinstance(x.base, np.memmap))
 
 
@@ -156,11 +157,14 @@ class DataPlan:
     details: dict[str, int] = field(default_factory=dict)
     shard: tuple[int, int] = (0, 1)  # (process, processes): streamed, each reads its 1/N of every epoch
     shard_multiple: int = 1  # the process's devices: its rows per epoch are a multiple of them
+    scaling: str = ""  # where raw pixels become the training scale: "in the model", "per batch on the host"...
 
     def describe(self) -> str:
         """One line for the console."""
-        path = "streaming from the decoded cache" if self.stream else "in memory"
-        return (f"data path: {path} ({self.reason}; estimated peak {gib(self.streaming_peak if self.stream else self.in_memory_peak)}"
+        source = "the decoded cache" if self.details.get("resident_data") else "arrays in memory"
+        path = f"streaming from {source}" if self.stream else "in memory"
+        scaled = f"; scaled {self.scaling}" if self.scaling else ""
+        return (f"data path: {path}{scaled} ({self.reason}; estimated peak {gib(self.streaming_peak if self.stream else self.in_memory_peak)}"
                 f" of {gib(self.available_bytes)} available, {self.available_from})")
 
     def as_dict(self) -> dict[str, Any]:
@@ -169,9 +173,10 @@ class DataPlan:
 
 
 def plan_data(setting: str | bool, x: dict[str, Any], y: dict[str, Any], model: Any, batch_size: int, *,
-              can_stream: bool, why_not: str = "") -> DataPlan:
+              can_stream: bool, why_not: str = "", must_stream: str = "") -> DataPlan:
     """Choose in memory or streaming for ``data.stream: setting`` ("auto", True, False), or raise a
-    :class:`DataError` with the numbers when neither fits.
+    :class:`DataError` with the numbers when neither fits. ``must_stream`` (a reason) streams whatever
+    the memory, unless ``setting`` is False (the caller then keeps the data in memory its own way).
 
     >>> plan = plan_data("auto", {"train": np.zeros((10, 4), "uint8")}, {"train": np.zeros(10)}, None, 2,
     ...                  can_stream=True)
@@ -208,6 +213,11 @@ def plan_data(setting: str | bool, x: dict[str, Any], y: dict[str, Any], model: 
             raise DataError(f"even streaming, this run needs about {gib(streaming)} but {gib(available)} is "
                             f"available ({source}): {words}", where="data.stream", fix=fix_budget)
         return plan(True, "data.stream is true")
+    if must_stream and setting is not False and can_stream:
+        if streaming > available:
+            raise DataError(f"this run needs about {gib(streaming)} even streaming, but {gib(available)} is "
+                            f"available ({source}): {words}", where="data.stream", fix=fix_budget)
+        return plan(True, must_stream)
     fits = in_memory <= available * (IN_MEMORY_SHARE if setting == "auto" else 1.0)
     if fits or (setting == "auto" and not can_stream and in_memory <= available):
         reason = "data.stream is false" if setting is False else \

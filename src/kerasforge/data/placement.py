@@ -14,28 +14,40 @@ from typing import Any
 
 from .dataset import Dataset
 from .memory import DataPlan, plan_data
-from .scaling import can_scale_inside, scale_inside, scale_on_host
+from .scaling import can_scale_inside, scale_inside, scale_on_host, why_not_inside
 
 
 def place_data(recipe: Any, dataset: Dataset, model: Any,
                fit: Callable[[Any, Dataset], dict[str, Any]]) -> tuple[Any, dict[str, Any], DataPlan]:
-    """``(model, fitted features per split, plan)``: images scaled inside the model where it can take
-    the layer (else on the host, in memory), then the memory pre-flight's choice for ``data.stream``.
+    """``(model, fitted features per split, plan)``: compact images (or cached table features) are scaled
+    inside the model where it can take the layer (Sequential and plain functional models); any other
+    model reads them raw and scales each batch on the host as it is read, which streams them
+    (:mod:`kerasforge.data.host_scaling`) — unless ``data.stream: false``, the one case that still
+    expands them to float32 in memory. Then the memory pre-flight's choice for ``data.stream``.
 
     ``fit(model, dataset)`` fits the dataset's features to the model's input (per split).
     """
-    why_not = ""
+    scaling, must_stream = "", ""
     if "pending" in dataset.preprocessing:
         if can_scale_inside(model):
             model = scale_inside(model, dataset, tuple(dataset.input_shape))  # type: ignore[arg-type]
+            scaling = "in the model (its first layer)"
+        elif recipe.data.stream is False:  # the user keeps the data in memory: float32 on the host, as before
+            scale_on_host(dataset)
+            dataset.notes.append(f"expanded the features to float32 in memory (data.stream: false, and "
+                                 f"{why_not_inside(model)}, so it cannot scale them itself)")
+            scaling = "on the host, in float32 (data.stream: false)"
         else:
-            why_not = ("the model is not a `layers:` (Sequential) model, so it cannot scale raw pixels itself "
-                       "and they are expanded to float32 in memory")
+            scaling = "per batch on the host"
+            must_stream = (f"{why_not_inside(model)}: it cannot scale raw values itself, so they stay compact "
+                           "and each batch is scaled as it is read")
     x = fit(model, dataset)
+    if must_stream:
+        from .host_scaling import scale_per_batch
+
+        x = scale_per_batch(dataset, x, model, tuple(dataset.input_shape))  # type: ignore[arg-type]
     y = {"train": dataset.y_train, "validation": dataset.y_val, "test": dataset.y_test}
-    plan = plan_data(recipe.data.stream, x, y, model, recipe.train.batch_size, can_stream=not why_not,
-                     why_not=why_not)
-    if why_not:  # in memory: the normalisation the model cannot do happens on the host, as before
-        scale_on_host(dataset)
-        x = fit(model, dataset)
+    plan = plan_data(recipe.data.stream, x, y, model, recipe.train.batch_size, can_stream=True,
+                     must_stream=must_stream)
+    plan.scaling = scaling
     return model, x, plan

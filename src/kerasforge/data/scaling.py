@@ -3,8 +3,10 @@
 :func:`image_statistics` reads the normalisation's offset and divisor from the training pixels in chunks
 (no float32 copy of the dataset); :func:`scale_inside` puts them into the model as its first layer, a
 ``Rescaling`` named :data:`SCALING_LAYER`, so training, evaluation, export and serving all feed RAW pixels.
-Where a model cannot take the layer (several inputs), :func:`scale_on_host` expands to float32 as before,
-and a streamed source scales each batch with :func:`scale_batch`.
+Sequential and plain functional models take it (:func:`insert_scaling`); any other model reads the
+pixels as ``uint8`` and scales each batch on the host as it is read (:func:`scale_batch`, through
+:mod:`kerasforge.data.host_scaling`). :func:`scale_on_host` (the whole dataset in float32) is left for
+``data.stream: false`` with such a model, and for ``kforge report`` of a run trained that way.
 
 Example:
     >>> import numpy as np
@@ -73,17 +75,80 @@ def _broadcast(values: list[float], natural: tuple, model_shape: tuple) -> Any:
 
 
 def can_scale_inside(model: Any) -> bool:
-    """Whether ``model`` takes the scaling layer: a ``keras.Sequential`` with one input (the recipe's
-    ``layers:`` models, the common case). Functional and Python models keep their own first layer."""
+    """Whether ``model`` takes the scaling layer as its first layer: a ``keras.Sequential`` (the recipe's
+    ``layers:`` models) or a plain functional model (``graph:`` recipes, Python builders returning
+    ``keras.Model(inputs, outputs)``) with one input. Subclassed models (their own ``call`` or
+    ``train_step``) and models with several inputs are scaled per batch on the host instead
+    (:mod:`kerasforge.data.host_scaling`).
+
+    >>> import keras
+    >>> can_scale_inside(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    True
+    """
+    import keras
+    from keras.src.models.functional import Functional
+
+    if len(getattr(model, "inputs", None) or []) != 1:
+        return False
+    # type(...) is: a subclass of Functional may override train_step/call, which a rebuild would drop
+    return isinstance(model, keras.Sequential) or type(model) is Functional
+
+
+def why_not_inside(model: Any) -> str:
+    """Why ``model`` cannot take the scaling layer, in words (for the console and run.json)."""
+    inputs = len(getattr(model, "inputs", None) or [])
+    if inputs > 1:
+        return f"the model has {inputs} inputs"
+    if not inputs:
+        return f"{type(model).__name__} is a subclassed model (its own call)"
+    return f"{type(model).__name__} subclasses the functional Model (a rebuild could drop its own methods)"
+
+
+def scaling_layer(offset: list[float], divisor: list[float], natural_shape: tuple, model_shape: tuple) -> Any:
+    """The ``Rescaling`` layer :data:`SCALING_LAYER` mapping raw values to ``(x - offset) / divisor``."""
     import keras
 
-    return isinstance(model, keras.Sequential) and len(getattr(model, "inputs", []) or []) == 1
+    offset_arr, divisor_arr = np.asarray(offset, np.float64), np.asarray(divisor, np.float64)
+    scale = _broadcast((1.0 / divisor_arr).tolist(), natural_shape, model_shape)
+    shift = _broadcast((-offset_arr / divisor_arr).tolist(), natural_shape, model_shape)
+    return keras.layers.Rescaling(scale=scale, offset=shift, name=SCALING_LAYER)
+
+
+def insert_scaling(model: Any, offset: list[float], divisor: list[float], natural_shape: tuple) -> Any:
+    """``model`` with :func:`scaling_layer` right after its input, reusing its layer objects (weights,
+    pretrained bases and ``trainable`` flags are kept). A Sequential model stays Sequential; a functional
+    model's graph is rebuilt flat (``keras.models.clone_model`` with the same layers, the new input keeping
+    the original's name and dtype), so ``get_layer`` and the report still see the user's layers.
+
+    >>> import keras
+    >>> inp = keras.Input((2,), name="features")
+    >>> m = insert_scaling(keras.Model(inp, keras.layers.Dense(1, name="out")(inp)), [1.0], [2.0], (2,))
+    >>> [layer.name for layer in m.layers]
+    ['features', 'kforge_input_scaling', 'out']
+    """
+    import keras
+
+    original = model.inputs[0]
+    shape = tuple(original.shape[1:])
+    layer = scaling_layer(offset, divisor, natural_shape, shape)
+    if isinstance(model, keras.Sequential):
+        inputs = keras.Input(shape=shape, name="input", dtype=original.dtype)
+        return keras.Sequential([inputs, layer, *model.layers], name=model.name)
+    inputs = keras.Input(batch_shape=tuple(original.shape), dtype=original.dtype, name=original.name)
+    scaled = layer(inputs)
+
+    def call(operation: Any, *args: Any, **kwargs: Any) -> Any:  # the input's consumers take the scaled input
+        args, kwargs = keras.tree.map_structure(lambda t: scaled if t is inputs else t, (args, kwargs))
+        return operation(*args, **kwargs)
+
+    return keras.models.clone_model(model, input_tensors=keras.tree.map_structure(lambda _: inputs, model.input),
+                                    clone_function=lambda same: same, call_function=call)
 
 
 def scale_inside(model: Any, ds: Dataset, natural_shape: tuple) -> Any:
-    """``model`` with a first layer that maps RAW pixels to the training scale; records it in
-    ``ds.preprocessing`` (``offset`` 0 and ``divisor`` 1 as seen from outside, the real values under
-    ``in_model``) so predictions and exports keep feeding raw pixels.
+    """``model`` with a first layer that maps RAW pixels to the training scale (:func:`insert_scaling`);
+    records it in ``ds.preprocessing`` (``offset`` 0 and ``divisor`` 1 as seen from outside, the real
+    values under ``in_model``) so predictions and exports keep feeding raw pixels.
 
     >>> import keras
     >>> ds = Dataset("t", np.zeros((2, 4, 4, 1), np.uint8), np.array([0, 1]), np.zeros((1, 4, 4, 1), np.uint8),
@@ -92,24 +157,35 @@ def scale_inside(model: Any, ds: Dataset, natural_shape: tuple) -> Any:
     >>> m.layers[0].name, ds.preprocessing["divisor"]
     ('kforge_input_scaling', [1.0])
     """
-    import keras
-
     pending = ds.preprocessing.pop("pending")
-    shape = tuple(model.inputs[0].shape[1:])
-    offset, divisor = np.asarray(pending["offset"], np.float64), np.asarray(pending["divisor"], np.float64)
-    scale = _broadcast((1.0 / divisor).tolist(), natural_shape, shape)
-    shift = _broadcast((-offset / divisor).tolist(), natural_shape, shape)
-    layer = keras.layers.Rescaling(scale=scale, offset=shift, name=SCALING_LAYER)
-    inputs = keras.Input(shape=shape, name="input", dtype=model.inputs[0].dtype)
-    scaled = keras.Sequential([inputs, layer, *model.layers], name=model.name)
+    scaled = insert_scaling(model, pending["offset"], pending["divisor"], natural_shape)
     channels = len(pending["offset"])
-    ds.preprocessing.update(normalize=pending["normalize"], offset=[0.0] * channels, divisor=[1.0] * channels,
+    ds.preprocessing.update(normalize=pending.get("normalize"), offset=[0.0] * channels, divisor=[1.0] * channels,
                             pixel_max=pending.get("pixel_max"), in_model=pending)
     kept = "kept pixels as uint8" if ds.kind == "image" else "kept the features raw"
     how = f"(x - {pending['offset']}) / {pending['divisor']}" if channels <= 8 else \
         f"per feature, {channels} offsets and divisors in data.json"
-    ds.notes.append(f"{kept}; the model's first layer scales them ({pending['normalize']}: {how})")
+    ds.notes.append(f"{kept}; the model's first layer scales them ({pending.get('normalize')}: {how})")
     return scaled
+
+
+def rescale_rebuilt(model: Any, data_info: dict[str, Any]) -> Any:
+    """A model rebuilt from its recipe (to load ``model.weights.h5`` into) given back the scaling layer
+    its run trained with (``data.json``'s ``preprocessing.in_model``); unchanged when there was none.
+
+    >>> rescale_rebuilt("any model", {"preprocessing": {"offset": 0.0}})
+    'any model'
+    """
+    inside = (data_info.get("preprocessing") or {}).get("in_model")
+    if not inside or not can_scale_inside(model):
+        return model
+    natural = tuple(data_info.get("input_shape") or model.inputs[0].shape[1:])
+    return insert_scaling(model, inside["offset"], inside["divisor"], natural)
+
+
+def first_layer(model: Any) -> Any:
+    """The first layer of ``model`` that is not its ``InputLayer`` (``None`` when it has none)."""
+    return next((layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"), None)
 
 
 def scale_on_host(ds: Dataset) -> None:
@@ -125,7 +201,7 @@ def match_model(ds: Dataset, model: Any) -> None:
     :data:`SCALING_LAYER`, else normalised on the host as that model was trained."""
     if "pending" not in ds.preprocessing:
         return
-    if any(layer.name == SCALING_LAYER for layer in getattr(model, "layers", [])[:1]):
+    if getattr(first_layer(model), "name", None) == SCALING_LAYER:
         ds.preprocessing.pop("pending")
     else:
         scale_on_host(ds)

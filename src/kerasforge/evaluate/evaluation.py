@@ -36,6 +36,8 @@ def take(x, indices: np.ndarray):
     mapped, when the array is memory-mapped from the decoded cache)."""
     if isinstance(x, dict):
         return {k: take(v, indices) for k, v in x.items()}
+    if not isinstance(x, np.ndarray | list | tuple) and hasattr(x, "raw"):  # ScaledRows: these rows only
+        return x[np.asarray(indices)]
     if isinstance(x, np.memmap) or isinstance(getattr(x, "base", None), np.memmap):
         from ..data.stream import RowReader
 
