@@ -290,8 +290,16 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
+def _rate(read: dict[str, Any], mode: str) -> float | None:
+    got = read.get(mode)
+    if isinstance(got, list):  # the cgroup's two epochs: the second is the steady state
+        got = got[-1] if got else None
+    return got.get("images_per_s") if isinstance(got, dict) else None
+
+
 def summarise(rounds: list[dict[str, Any]], variants: list[str]) -> dict[str, dict[str, Any]]:
-    """Median over rounds of each figure, per variant."""
+    """Median over rounds of each figure, per variant, and of each round's rate relative to ``npy`` in the
+    same round (``<mode>_vs_npy``: the fairer figure on a busy machine)."""
     out: dict[str, dict[str, Any]] = {}
     for v in variants:
         row: dict[str, Any] = {}
@@ -308,6 +316,16 @@ def summarise(rounds: list[dict[str, Any]], variants: list[str]) -> dict[str, di
             if passes:
                 row[f"{mode}_per_s"] = _median([pp["images_per_s"] for pp in passes])
                 row[f"{mode}_peak_rss_mib"] = max(pp["peak_rss_mib"] for pp in passes)
+        if v != "npy":
+            builds_vs = [r["builds"][v]["seconds"] / r["builds"]["npy"]["seconds"] for r in rounds
+                         if v in r.get("builds", {}) and "npy" in r.get("builds", {})]
+            if builds_vs:
+                row["build_s_vs_npy"] = round(statistics.median(builds_vs), 2)
+            for mode in (*MODES, "random_cgroup"):
+                ratios = [a / b for r in rounds if v in r.get("reads", {}) and "npy" in r.get("reads", {})
+                          for a, b in [(_rate(r["reads"][v], mode), _rate(r["reads"]["npy"], mode))] if a and b]
+                if ratios:
+                    row[f"{mode}_vs_npy"] = round(statistics.median(ratios), 2)
         usage = [rd["cgroup_max_usage_mib"] for rd in reads if "cgroup_max_usage_mib" in rd]
         if usage:
             row["cgroup_max_usage_mib"] = max(usage)
@@ -330,7 +348,19 @@ def table(summary: dict[str, dict[str, Any]], n: int, limit_mib: float | None) -
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in rows]
-    return "\n".join([f"{n:,} images of 160x160x3 uint8, shared machine; images/s medians over rounds", *lines])
+    out = [f"{n:,} images of 160x160x3 uint8, shared machine; images/s medians over rounds", *lines]
+    ratio_modes = [(m, label) for m, label in (("build_s", "build time"), ("random_warm", "random warm"), ("random_cold", "random cold"),
+                                               ("sequential_warm", "seq warm"), ("sequential_cold", "seq cold"),
+                                               ("random_cgroup", "cgroup"))]
+    ratio_rows = [(v, *(f"{r[f'{m}_vs_npy']:.2f}x" if f"{m}_vs_npy" in r else "-" for m, _ in ratio_modes))
+                  for v, r in summary.items() if v != "npy" and any(k.endswith("_vs_npy") for k in r)]
+    if ratio_rows:
+        head2 = ("format", *(label for _, label in ratio_modes))
+        w2 = [max(len(row[i]) for row in [head2, *ratio_rows]) for i in range(len(head2))]
+        out += ["", "relative to npy in the same round (median of the rounds' ratios; rates > 1 and build time < 1: better than npy)",
+                *("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, w2, strict=True)))
+                  for row in [head2, *ratio_rows])]
+    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
