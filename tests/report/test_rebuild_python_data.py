@@ -61,6 +61,11 @@ def test_kforge_report_rebuilds_a_python_data_run(python_run: Path, tmp_path: Pa
     page = (run_dir / "report.html").read_text()
     assert f"{after['accuracy']:.4f}"[:5] in page and "Left out" not in page
     assert (run_dir / "plots" / "top_losses.png").is_file()
+    # a run from an earlier kerasforge kept only the export sample: one paragraph and exit 2, not a traceback
+    with np.load(run_dir / "heldout.npz") as saved:
+        np.savez_compressed(run_dir / "heldout.npz", **{k: saved[k] for k in saved.files if not k.startswith("report_")})
+    assert main(["report", str(run_dir)]) == 2
+    assert "kept only a sample for exports" in capsys.readouterr().err
 
 
 def test_a_run_killed_before_its_report_is_finished(python_run: Path, tmp_path: Path) -> None:

@@ -44,7 +44,16 @@ def _storable(x: np.ndarray) -> np.ndarray:
 
 
 def report_arrays(recipe: Any, prepared: Any) -> dict[str, np.ndarray]:
-    """The arrays (``report_*`` keys of ``heldout.npz``) from which the run's report can be rebuilt."""
+    """The arrays (``report_*`` keys of ``heldout.npz``) from which the run's report can be rebuilt; a
+    failure here only leaves the report unrebuildable (said in ``report_left_out``), never the run lost."""
+    try:
+        return _report_arrays(recipe, prepared)
+    except Exception as exc:  # noqa: BLE001 - the model and metrics are saved; the report is made in-process
+        return {"report_left_out": np.asarray(f"everything: what the report needs could not be kept "
+                                              f"({type(exc).__name__}: {exc})"[:500])}
+
+
+def _report_arrays(recipe: Any, prepared: Any) -> dict[str, np.ndarray]:
     from ..evaluate.evaluation import MAX_EXAMPLES, pick_examples
 
     split, ds = recipe.evaluate.split, prepared.dataset
@@ -138,6 +147,9 @@ def saved_inputs(run: Any) -> Any:
     except (OSError, ValueError) as exc:
         raise KerasforgeError(f"{SAMPLE_FILE} cannot be read ({type(exc).__name__}: {exc})", where=str(file),
                               fix=fix) from None
+    if "report_y" not in got and "report_left_out" in got:
+        raise KerasforgeError(f"its report cannot be rebuilt: left out {got['report_left_out']}", where=str(file),
+                              fix=fix)
     if "report_y" not in got:
         raise KerasforgeError("the run was trained on data given in Python by an earlier kerasforge, which kept "
                               "only a sample for exports, so its report cannot be rebuilt", where=str(file), fix=fix)
