@@ -468,8 +468,9 @@ def finish(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str,
     save_run_files(prepared.model, run_dir, formats, metrics)  # a folder gone read-only: kept elsewhere
     if prepared.heldout is not None:  # exports verify on these, not on a recipe that names no data
         from .data.python_data import save_sample
+        from .report.saved_data import report_arrays
 
-        save_sample(run_dir, prepared.heldout)
+        save_sample(run_dir, {**prepared.heldout, **report_arrays(recipe, prepared)})  # + what a report rebuild needs
     from .lean import tensorflow_left_out
 
     with tensorflow_left_out():  # loading must not import TensorFlow on a JAX run (start-up cost, issue 15)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from .classification import evaluate_classification, evaluate_regression
 from .diagnosis import SHAPE_MISMATCH_EXPLANATION, diagnose, explain_shape_error
-from .evaluation import evaluate_split
+from .evaluation import evaluate_predictions, evaluate_split
 from .metrics import evaluate_model
 from .predictions import predict_probabilities, to_probabilities
 
 __all__ = ["SHAPE_MISMATCH_EXPLANATION", "diagnose", "evaluate_classification", "evaluate_model",
-           "evaluate_regression", "evaluate_split", "explain_shape_error", "predict_probabilities",
+           "evaluate_predictions", "evaluate_regression", "evaluate_split", "explain_shape_error", "predict_probabilities",
            "to_probabilities"]

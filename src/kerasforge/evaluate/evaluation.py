@@ -62,17 +62,34 @@ def evaluate_split(model, x, y, *, task: str, class_names: list[str], batch_size
     refer to positions in ``x``."""
     n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
     picked = pick_examples(n, max_examples, seed)
-    y_used = np.asarray(y)[picked]
     if task == "regression":
-        values = predict_in_chunks(predict_values, model, x, picked, batch_size=batch_size)
-        evaluation = evaluate_regression(values, y_used, top_losses=top_losses)
-        predictions = values
+        predictions = predict_in_chunks(predict_values, model, x, picked, batch_size=batch_size)
     else:
         predictions = predict_in_chunks(predict_probabilities, model, x, picked, task=task, batch_size=batch_size)
+    evaluation = evaluate_predictions(predictions, np.asarray(y)[picked], picked, task=task,
+                                      class_names=class_names, top_losses=top_losses, split_examples=n)
+    return evaluation, predictions, picked
+
+
+def evaluate_predictions(predictions: np.ndarray, y_used: np.ndarray, picked: np.ndarray, *, task: str,
+                         class_names: list[str], top_losses: int = 18,
+                         split_examples: int | None = None) -> dict[str, Any]:
+    """The evaluation of ``predictions`` (probabilities, or values for regression) on the examples
+    ``picked`` of a split of ``split_examples`` (default: all of them), whose labels are ``y_used``.
+
+    >>> ev = evaluate_predictions(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 0]), np.arange(2),
+    ...                           task="binary", class_names=["a", "b"])
+    >>> ev["accuracy"], ev["split_examples"]
+    (0.5, 2)
+    """
+    n = len(picked) if split_examples is None else split_examples
+    if task == "regression":
+        evaluation = evaluate_regression(predictions, y_used, top_losses=top_losses)
+    else:
         evaluation = evaluate_classification(predictions, y_used, class_names, top_losses=top_losses)
     for row in evaluation["top_losses"]:
         row["position"] = row["index"]          # position among the evaluated examples
         row["index"] = int(picked[row["index"]])  # index in the split
     evaluation["sampled"] = bool(len(picked) < n)
     evaluation["split_examples"] = n
-    return evaluation, predictions, picked
+    return evaluation

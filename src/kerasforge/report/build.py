@@ -47,6 +47,14 @@ class ReportInputs:
     # a multi-output model: every output's labels, task and classes (kerasforge.evaluate.outputs.OutputLabels);
     # the first output is then the one ``y``/``task``/``class_names`` and the main plots describe
     outputs: Any = None
+    # a report rebuilt from what the run folder kept (kerasforge.report.saved_data): ``x`` holds only the
+    # rows ``rows`` of a split of ``split_examples``; ``predictions`` stands for the model's output on
+    # them when the rows themselves were too large to keep (``x`` is then ``None``); ``left_out`` says
+    # in one line what the rebuilt report lacks
+    rows: np.ndarray | None = None
+    split_examples: int | None = None
+    predictions: np.ndarray | None = None
+    left_out: str | None = None
 
 
 def model_summary_text(model) -> str:
@@ -87,12 +95,24 @@ def write_report(run_dir: Path, inputs: ReportInputs) -> Path:
         from .outputs import evaluate_every_output
 
         evaluation, predictions, picked, extra_plots = evaluate_every_output(run_dir / "plots", inputs)
+    elif inputs.predictions is not None:
+        from ..evaluate import evaluate_predictions
+
+        picked = np.arange(len(inputs.y))
+        predictions = inputs.predictions
+        evaluation = evaluate_predictions(predictions, np.asarray(inputs.y), picked, task=inputs.task,
+                                          class_names=inputs.class_names, top_losses=GRID_TOP_LOSSES)
+        extra_plots = {}
     else:
         evaluation, predictions, picked = evaluate_split(
             inputs.model, inputs.x, inputs.y, task=inputs.task, class_names=inputs.class_names,
             batch_size=inputs.batch_size, seed=inputs.seed, top_losses=GRID_TOP_LOSSES)
         extra_plots = {}
     evaluation["split"] = inputs.split
+    if inputs.rows is not None:  # positions among the kept rows -> indices in the split
+        _in_split(evaluation, np.asarray(inputs.rows), inputs.split_examples or len(inputs.rows))
+    if inputs.left_out:
+        evaluation["left_out"] = inputs.left_out
     write_json_atomic(run_dir / "evaluation.json", evaluation)
     images = {**make_plots(run_dir / "plots", history, evaluation, predictions, picked, inputs), **extra_plots}
     summary = model_summary_text(inputs.model)
@@ -126,7 +146,8 @@ def make_plots(folder: Path, history: dict, evaluation: dict, predictions: np.nd
                                               folder / "predictions.png",
                                               title=f"predictions on the first {len(rows)} {inputs.split} examples")
         worst = evaluation["top_losses"]
-        out["top_losses"] = plots.image_grid(np.asarray(inputs.images)[[r["index"] for r in worst]], worst,
+        at = "position" if inputs.rows is not None else "index"  # kept rows only: their positions
+        out["top_losses"] = plots.image_grid(np.asarray(inputs.images)[[r[at] for r in worst]], worst,
                                              folder / "top_losses.png",
                                              title=f"the {len(worst)} {inputs.split} examples with the highest loss")
     if evaluation.get("roc"):
@@ -139,13 +160,28 @@ def _texts(inputs: ReportInputs, evaluation: dict) -> dict[int, str]:
     if inputs.texts is None:
         return {}
     texts = np.asarray(inputs.texts)
-    return {r["index"]: str(texts[r["index"]])[:240] for r in evaluation["top_losses"]}
+    at = "position" if inputs.rows is not None else "index"
+    return {r["index"]: str(texts[r[at]])[:240] for r in evaluation["top_losses"]}
+
+
+def _in_split(evaluation: dict, rows: np.ndarray, split_examples: int) -> None:
+    """Top-loss indices (and each output's) from positions among ``rows`` to indices in the whole split."""
+    done: set[int] = set()  # the main output's rows are listed in its own section too: mapped once
+    for part in [evaluation, *(evaluation.get("outputs") or {}).values()]:
+        top = part.get("top_losses") or []
+        if id(top) not in done:
+            done.add(id(top))
+            for row in top:
+                row["position"] = row["index"]
+                row["index"] = int(rows[row["index"]])
+        part["sampled"], part["split_examples"] = bool(len(rows) < split_examples), int(split_examples)
 
 
 def report_run(path: str | Path) -> Path:
     """Rebuild evaluation, diagnosis, plots and ``report.html`` from a run folder alone.
 
-    The data are loaded again from the run's recipe (same seed, same split) and fitted to the saved model.
+    The data are loaded again from the run's recipe (same seed, same split) and fitted to the saved model;
+    a run trained on data given in Python uses what its folder kept (:mod:`.saved_data`).
     """
     from ..data import fit_features, load_dataset, split_validation
     from ..pipeline import model_input_shape
@@ -153,6 +189,10 @@ def report_run(path: str | Path) -> Path:
 
     run = load_run(path)
     recipe = run.recipe
+    if recipe.data.dataset == "python":
+        from .saved_data import saved_inputs
+
+        return write_report(run.path, saved_inputs(run))
     from ..data.scaling import match_model
 
     ds = load_dataset(recipe.data, seed=recipe.seed, compact=True,  # as the training loaded it

@@ -6,6 +6,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,9 @@ def _examples(evaluation: dict, images: dict, texts: dict[int, str]) -> str:
     rows = [[str(r["index"]), r["true"], r["predicted"], r.get("probability"), r["loss"]]
             + ([texts.get(r["index"], "")] if texts else []) for r in evaluation.get("top_losses", [])]
     headers = ["index", "true", "predicted", "probability", "loss"] + (["text"] if texts else [])
+    left_out = f"<p>Left out: {html.escape(evaluation['left_out'])}.</p>" if evaluation.get("left_out") else ""
     return section("examples", "Examples: predictions and top losses",
-                   f'<div class="grid">{grids}</div><h3>Highest losses</h3>' + table(headers, rows))
+                   f'{left_out}<div class="grid">{grids}</div><h3>Highest losses</h3>' + table(headers, rows))
 
 
 def _data_table(data: dict) -> str:
