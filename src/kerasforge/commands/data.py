@@ -69,7 +69,8 @@ def _data(args: argparse.Namespace) -> None:
                 stratify=spec.stratify)
         elif spec.dataset == "text_folder":
             loaded = folders.load_text_folder(spec.path, spec.test_split, picker, progress=progress,  # type: ignore[arg-type]
-                                              rebuild=args.rebuild)
+                                              rebuild=args.rebuild, validation_split=validation_split,
+                                              stratify=spec.stratify)
         else:
             from ..data.table_cache import load_table, use_cache
 

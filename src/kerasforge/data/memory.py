@@ -126,7 +126,10 @@ def _nbytes(x: Any) -> int:
 
 
 def _on_disk(x: Any) -> bool:
-    return isinstance(x, np.memmap) or (isinstance(x, np.ndarray) and isinstance(x.base, np.memmap))
+    """Memory-mapped arrays and texts in the decoded cache (``CachedTexts.on_disk``; their ``nbytes`` is
+    the strings' memory once read)."""
+    return (isinstance(x, np.memmap) or (isinstance(x, np.ndarray) and isinstance(x.base, np.memmap))
+            or getattr(x, "on_disk", False) is True)
 
 
 def activation_bytes(model: Any, batch_size: int) -> int:

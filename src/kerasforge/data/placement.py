@@ -38,4 +38,8 @@ def place_data(recipe: Any, dataset: Dataset, model: Any,
     if why_not:  # in memory: the normalisation the model cannot do happens on the host, as before
         scale_on_host(dataset)
         x = fit(model, dataset)
+    if not plan.stream:  # texts still in the decoded cache are read whole for the in-memory path
+        from .text_cache import in_memory
+
+        x = in_memory(x)
     return model, x, plan

@@ -138,8 +138,8 @@ def _texts(inputs: ReportInputs, evaluation: dict) -> dict[int, str]:
     """Snippets of the top-loss examples when the inputs are texts (shown in the report's table)."""
     if inputs.texts is None:
         return {}
-    texts = np.asarray(inputs.texts)
-    return {r["index"]: str(texts[r["index"]])[:240] for r in evaluation["top_losses"]}
+    texts = inputs.texts  # an array, or texts still in the decoded cache: only these rows are read
+    return {r["index"]: str(texts[int(r["index"])])[:240] for r in evaluation["top_losses"]}
 
 
 def report_run(path: str | Path) -> Path:
