@@ -111,3 +111,6 @@ def _data(args: argparse.Namespace) -> None:
         print(f"table: {info['rows']} rows read ({info['source_bytes'] / (1 << 20):.1f} MiB), {info['features']} "
               f"features, {info['task']}")
     print(f"decode: {info['decode_seconds']} s, {info['decode_rate']} {unit}/s (when built)")
+    if (info.get("not_utf8") or {}).get("count"):  # text files whose undecodable bytes were replaced
+        print(f"not UTF-8: {info['not_utf8']['count']} file(s), bytes replaced by U+FFFD: "
+              f"{', '.join(info['not_utf8']['files'])}")
