@@ -26,16 +26,21 @@ def test_adapted_from_cache_batches_as_from_the_array(tmp_path: Path, monkeypatc
     monkeypatch.setattr(text_cache, "CHUNK", 64)  # several batches
     monkeypatch.setattr("kerasforge.data.text_stream.CHUNK", 64)
     texts = corpus(tmp_path)
-    monkeypatch.setattr(text_cache.CachedTexts, "__array__", lambda *a, **k: pytest.fail("all texts were read"))
     streamed = keras.layers.TextVectorization(max_tokens=12, ngrams=2, output_mode="tf_idf")
-    streamed.adapt(adaptable(texts))
-    monkeypatch.undo()
+    with monkeypatch.context() as spy:
+        spy.setattr(text_cache.CachedTexts, "__array__", lambda *a, **k: pytest.fail("all texts were read"))
+        streamed.adapt(adaptable(texts))
     whole = keras.layers.TextVectorization(max_tokens=12, ngrams=2, output_mode="tf_idf")
     whole.adapt(np.asarray(texts))
     assert streamed.get_vocabulary() == whole.get_vocabulary() and len(whole.get_vocabulary()) == 12
     sample = np.asarray(texts[:20])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(streamed(sample)),  # the same TF-IDF weights
                                keras.ops.convert_to_numpy(whole(sample)), rtol=1e-6)
+    batched = keras.layers.TextVectorization(max_tokens=12, ngrams=2, output_mode="tf_idf")
+    array = np.asarray(texts)
+    assert adaptable(array) is not array  # more than CHUNK texts in memory: adapted in batches too
+    batched.adapt(adaptable(array))
+    assert batched.get_vocabulary() == whole.get_vocabulary()
     plain = np.array(["a", "b"], dtype=object)
     assert adaptable(plain) is plain
 

@@ -7,9 +7,9 @@ Two gaps, each closed here in a few lines:
   ``tf.string`` tensor in Grain's reader threads (the in-memory path gets the same from Keras' array
   adapter). JAX and PyTorch have no string tensors: a model that takes raw text runs on TensorFlow.
 * ``TextVectorization.adapt`` takes an array or a batched ``tf.data.Dataset``: :func:`adaptable` gives it the
-  training texts of the cache as a dataset of batches of :data:`~kerasforge.data.text_cache.CHUNK` texts
-  read in file order, so the vocabulary (and TF-IDF weights) are those of the in-memory path while only one
-  batch of strings is held at a time.
+  training texts (of the cache, or a large in-memory array) as a dataset of batches of
+  :data:`~kerasforge.data.text_cache.CHUNK` texts read in file order, so the vocabulary (and TF-IDF weights)
+  are those of one whole array while only one batch of strings is tokenized at a time.
 
 Example:
     >>> import numpy as np
@@ -57,14 +57,17 @@ def keras_strings(dataset: Any, source: Any) -> Any:
 
 
 def adaptable(x: Any) -> Any:
-    """What a preprocessing layer adapts on: texts in the decoded cache as a batched ``tf.data.Dataset``
-    read from the blob :data:`CHUNK` texts at a time (file order); anything else as it is."""
-    if not isinstance(x, CachedTexts):
+    """What a preprocessing layer adapts on: texts (in the decoded cache, or an in-memory array of more than
+    :data:`CHUNK`) as a batched ``tf.data.Dataset`` of :data:`CHUNK` texts at a time in file order; anything
+    else as it is. In batches because Keras' ``adapt`` on one array tokenizes every text at once: 283 MB of
+    reviews took a 7 GiB peak that way (benchmarks/RESULTS.md), the same vocabulary either way."""
+    if not (isinstance(x, CachedTexts) or (_is_text(x) and np.ndim(x) == 1 and len(x) > CHUNK)):
         return x
     import tensorflow as tf
 
     def batches():
         for start in range(0, len(x), CHUNK):
-            yield x.read(np.arange(start, min(start + CHUNK, len(x))))
+            rows = np.arange(start, min(start + CHUNK, len(x)))
+            yield x.read(rows) if isinstance(x, CachedTexts) else np.asarray(x[start:start + CHUNK], dtype=object)
 
     return tf.data.Dataset.from_generator(batches, output_signature=tf.TensorSpec([None], tf.string))
