@@ -300,7 +300,7 @@ def adapt_preprocessing(model, x) -> None:
         return
     from .data.text_stream import adaptable
 
-    x = adaptable(x)  # texts in the decoded cache: batches read from it, never all the strings at once
+    x = adaptable(x)  # texts (in the decoded cache, or many in memory): adapted batch by batch
     layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
     for position, layer in enumerate(layers):
         if not hasattr(layer, "adapt") and not layer.name.startswith("kforge_input_scaling"):
