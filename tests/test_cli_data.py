@@ -53,11 +53,15 @@ def test_kforge_data_shows_tables_and_text(tmp_path: Path, monkeypatch: pytest.M
         (texts / label).mkdir(parents=True)
         for i in range(4):
             (texts / label / f"{i}.txt").write_text(f"{label} review {i}")
+    (texts / "pos" / "latin1.txt").write_bytes("très bien".encode("latin-1"))
     path.write_text(yaml.safe_dump({"name": "t", "data": {"dataset": "text_folder", "path": str(texts)},
                                     "model": {"layers": [{"type": "Dense", "units": 2}]}}))
     assert main(["data", str(path), "--json", "-q"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["reused"] is False and sum(sum(c.values()) for c in info["splits"].values()) == 8
+    assert info["reused"] is False and sum(sum(c.values()) for c in info["splits"].values()) == 9
+    assert info["not_utf8"]["count"] == 1 and info["not_utf8"]["files"][0].endswith("latin1.txt")
+    assert main(["data", str(path)]) == 0
+    assert "not UTF-8: 1 file(s)" in capsys.readouterr().out
 
 
 def test_kforge_data_builds_the_entries_training_reads_with_a_validation_folder(

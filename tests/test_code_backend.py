@@ -65,3 +65,13 @@ def test_a_dense_recipe_with_a_tf_loss_trains_on_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     env_json = json.loads(next((tmp_path / "runs").glob("recipe-*/env.json")).read_text())
     assert env_json["backend"] == "tensorflow"
+
+
+def test_raw_text_models_ask_for_tensorflow() -> None:
+    """A GPU machine's default (JAX) cannot run TextVectorization inside the model: text recipes ask for
+    TensorFlow, and an explicit other backend is refused before anything is loaded."""
+    assert requested_backend(load_recipe("imdb_text")) == "tensorflow"
+    assert requested_backend(load_recipe("imdb_lstm", ["backend=jax"])) == "jax"  # word ids run anywhere
+    with pytest.raises(RecipeError, match="only the tensorflow backend") as err:
+        requested_backend(load_recipe("imdb_text", ["backend=jax"]))
+    assert err.value.where == "backend"

@@ -113,3 +113,58 @@ def test_killed_streaming_run_resumes_with_the_same_order(env: Path, tmp_path: P
     assert second and second == {k: v for k, v in seen["resumed"].items() if k[0] == 1}
     assert {k: v for k, v in seen["whole"].items() if k[0] == 0} == seen["killed"]
     assert not any(k[0] == 0 for k in seen["resumed"])  # the finished epoch is not trained again
+
+
+def review_folder(root: Path, per_class: int = 150) -> Path:
+    """A few hundred short reviews in train/ and test/ folders of pos/ and neg/, learnable from a few words."""
+    rng = np.random.default_rng(0)
+    words = {"pos": "great wonderful superb moving loved".split(), "neg": "awful boring dull terrible hated".split()}
+    filler = "the a film movie story actor plot scene was and it of to in".split()
+    for split in ("train", "test"):
+        for label, cue in words.items():
+            (root / split / label).mkdir(parents=True)
+            for i in range(per_class if split == "train" else per_class // 3):
+                text = [*rng.choice(filler, 10), *rng.choice(cue, 2)]
+                rng.shuffle(text)
+                (root / split / label / f"{i}.txt").write_text(" ".join(text), "utf-8")
+    return root
+
+
+def text_recipe(folder: Path, out: Path, stream) -> dict:
+    return {"name": "reviews", "seed": 5,
+            "data": {"dataset": "text_folder", "path": str(folder), "stream": stream},
+            "model": {"layers": [{"type": "TextVectorization", "max_tokens": 64, "output_mode": "tf_idf",
+                                  "pad_to_max_tokens": True},
+                                 {"type": "Dense", "units": 1, "activation": "sigmoid"}]},
+            "train": {"epochs": 1, "batch_size": 16, "validation_split": 0.2, "shuffle": False,
+                      "optimizer": {"type": "adam", "learning_rate": 0.05}},
+            "output": {"dir": str(out), "formats": ["keras"]}}
+
+
+def test_text_folder_streams_like_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same data order (shuffle off) -> the same first epoch, evaluation and predictions; the streamed run
+    never reads all its texts (the vocabulary is adapted from batches of the cache)."""
+    import kerasforge
+    from kerasforge.data.text_cache import CachedTexts
+
+    monkeypatch.setenv("KFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("KFORGE_MEMORY_BUDGET", raising=False)
+    folder = review_folder(tmp_path / "reviews")
+    memory = kerasforge.train(text_recipe(folder, tmp_path / "runs", False), show_summary=False, report=False,
+                              track=False)
+    with monkeypatch.context() as spy:
+        spy.setattr(CachedTexts, "__array__", lambda *a, **k: pytest.fail("the streamed run read all the texts"))
+        streamed = kerasforge.train(text_recipe(folder, tmp_path / "runs", True), show_summary=False, track=False)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(streamed.history[key], memory.history[key], rtol=1e-4)
+    assert streamed.metrics["test_accuracy"] == pytest.approx(memory.metrics["test_accuracy"])
+    assert streamed.metrics["test_accuracy"] >= 0.9 and streamed.metrics["test_examples"] == 100
+    info = json.loads((streamed.path / "run.json").read_text())
+    assert info["data_path"]["stream"] is True and info["data_path"]["details"]["resident_data"] > 0
+    assert json.loads((memory.path / "run.json").read_text())["data_path"]["stream"] is False
+    html = (streamed.path / "report.html").read_text()  # its top-loss table shows texts read from the cache
+    assert any(f.read_text() in html for f in (folder / "test").rglob("*.txt"))
+    from kerasforge.predict import predict
+
+    (tmp_path / "mine.txt").write_text("a wonderful superb film, I loved it")
+    assert predict(streamed.path, [tmp_path / "mine.txt"])[0]["top"][0][0] == "pos"

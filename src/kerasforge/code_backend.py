@@ -54,13 +54,28 @@ def backend_for_code(recipe: Any, folders: list[Path] | None = None) -> tuple[st
     return None
 
 
+def _takes_text(recipe: Any) -> bool:
+    data = getattr(recipe, "data", None)
+    return getattr(data, "dataset", None) == "text_folder"
+
+
 def requested_backend(recipe: Any) -> str:
-    """The backend to ask for: the recipe's, or with ``auto`` the one its own code is written for.
+    """The backend to ask for: the recipe's, or with ``auto`` the one its own code is written for; a model
+    that takes raw text (``text_folder``) asks for TensorFlow whatever ``$KERAS_BACKEND`` says (Keras'
+    ``TextVectorization`` runs inside a model on TensorFlow only; on JAX it fails on its first batch).
 
     An explicit backend that the code cannot run on is a :class:`RecipeError` naming the module.
     """
     needed = backend_for_code(recipe)
     wanted = getattr(recipe, "backend", "auto")
+    if needed is None and _takes_text(recipe):  # TextVectorization's TensorFlow ops compile on TensorFlow only
+        if wanted not in ("auto", "tensorflow"):
+            raise RecipeError(f"this model takes raw text (data.dataset: text_folder), which only the tensorflow "
+                              f"backend can run inside a model: TextVectorization is made of TensorFlow string "
+                              f"ops that {wanted} cannot compile", where="backend",
+                              fix="Set `backend: tensorflow` (or auto), or give the model word ids "
+                                  "(`dataset: imdb` with num_words and maxlen) to train on JAX.")
+        return "tensorflow"
     if needed is None:
         return wanted
     backend, ref, path = needed

@@ -298,6 +298,9 @@ def adapt_preprocessing(model, x) -> None:
     is skipped, and the data is only run through a layer when another adaptable layer follows it."""
     if isinstance(x, dict):
         return
+    from .data.text_stream import adaptable
+
+    x = adaptable(x)  # texts (in the decoded cache, or many in memory): adapted batch by batch
     layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
     for position, layer in enumerate(layers):
         if not hasattr(layer, "adapt") and not layer.name.startswith("kforge_input_scaling"):

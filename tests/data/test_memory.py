@@ -62,3 +62,19 @@ def test_a_model_that_scales_per_batch_streams_whenever_it_may(monkeypatch: pyte
     monkeypatch.setenv("KFORGE_MEMORY_BUDGET", "1M")
     with pytest.raises(DataError, match="even streaming"):
         plan_data("auto", x, y, None, 32, can_stream=True, must_stream=why)
+
+
+def test_texts_in_the_cache_count_as_data_on_disk(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kerasforge.data.text_cache import read_texts, write_texts
+
+    write_texts(tmp_path, "train", [f"review number {i} " * 20 for i in range(500)])
+    texts = read_texts(tmp_path, "train")
+    x, y = {"train": texts, "validation": None, "test": None}, {"train": np.zeros(500), "validation": None, "test": None}
+    monkeypatch.setenv("KFORGE_MEMORY_BUDGET", "1G")
+    roomy = plan_data("auto", x, y, None, 16, can_stream=True)
+    assert not roomy.stream and roomy.details["resident_data"] == texts.nbytes > (tmp_path / "texts_train.bin").stat().st_size
+    budget = (roomy.streaming_peak + roomy.in_memory_peak) // 2  # streaming fits, in memory is over 60%
+    assert roomy.in_memory_peak > 0.6 * budget >= 0.6 * roomy.streaming_peak
+    monkeypatch.setenv("KFORGE_MEMORY_BUDGET", str(budget))
+    tight = plan_data("auto", x, y, None, 16, can_stream=True)
+    assert tight.stream and "over 60%" in tight.reason

@@ -69,7 +69,8 @@ def _data(args: argparse.Namespace) -> None:
                 stratify=spec.stratify)
         elif spec.dataset == "text_folder":
             loaded = folders.load_text_folder(spec.path, spec.test_split, picker, progress=progress,  # type: ignore[arg-type]
-                                              rebuild=args.rebuild)
+                                              rebuild=args.rebuild, validation_split=validation_split,
+                                              stratify=spec.stratify)
         else:
             from ..data.table_cache import load_table, use_cache
             from ..data.validation_source import table_validation
@@ -119,3 +120,6 @@ def _data(args: argparse.Namespace) -> None:
         print(f"table: {info['rows']} rows read ({info['source_bytes'] / (1 << 20):.1f} MiB), {info['features']} "
               f"features, {info['task']}")
     print(f"decode: {info['decode_seconds']} s, {info['decode_rate']} {unit}/s (when built)")
+    if (info.get("not_utf8") or {}).get("count"):  # text files whose undecodable bytes were replaced
+        print(f"not UTF-8: {info['not_utf8']['count']} file(s), bytes replaced by U+FFFD: "
+              f"{', '.join(info['not_utf8']['files'])}")

@@ -321,7 +321,7 @@ def describe_entry(entry: CacheEntry) -> dict[str, Any]:
             continue
         counts = np.bincount(y, minlength=len(names)) if len(y) else np.zeros(len(names), int)
         per_split[split] = {(names[i] if i < len(names) else str(i)): int(c) for i, c in enumerate(counts)}
-    table = {k: entry.manifest[k] for k in ("task", "rows", "source_bytes") if k in entry.manifest}
+    table = {k: entry.manifest[k] for k in ("task", "rows", "source_bytes", "not_utf8") if k in entry.manifest}
     if "feature_columns" in entry.manifest:
         table["features"] = len(entry.manifest["feature_columns"])
     return {**table, "path": str(entry.path), "bytes": entry.nbytes, "splits": per_split,

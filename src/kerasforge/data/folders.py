@@ -221,15 +221,19 @@ def load_image_folder(path: str | Path, image_size: tuple[int, int] | None, colo
     return Loaded(ds, pixel_max=255)
 
 
-def load_text_folder(path: str | Path, test_split: float, picker: Picker, *, progress=None,
-                     rebuild: bool = False) -> Loaded:
-    """``text_folder``: raw texts (N,) (object array of str) and class ids per split, read from the
-    decoded cache (:mod:`kerasforge.data.text_cache`: every file read once, later runs read one blob)."""
+def load_text_folder(path: str | Path, test_split: float, picker: Picker, *, validation_split: float = 0.0,
+                     stratify: bool = True, progress=None, rebuild: bool = False) -> Loaded:
+    """``text_folder``: raw texts (N,) and class ids per split, read lazily from the decoded cache
+    (:mod:`kerasforge.data.text_cache`: every file read once, later runs read one blob; the features are
+    :class:`~kerasforge.data.text_cache.CachedTexts`, so a streamed run never holds all the strings).
+    ``validation_split`` carves the validation split from training before caching, as
+    :func:`~kerasforge.data.split.split_validation` would after (same rows), so that it is streamed too."""
     from .text_cache import cached_texts
 
     folder = resolve_folder(path)
     layout = find_layout(folder, "text")
     chosen = _pick_splits(layout, test_split, picker)
+    _carve_validation(chosen, validation_split, picker, stratify)
     entry = cached_texts(chosen, source=str(folder), class_names=layout.class_names, progress=progress,
                          rebuild=rebuild)
     ds = _dataset("text_folder", entry.arrays, layout, path, folder)
@@ -237,6 +241,21 @@ def load_text_folder(path: str | Path, test_split: float, picker: Picker, *, pro
     ds.cache = {"path": str(entry.path), "reused": not entry.built, "bytes": entry.nbytes,
                 "decode_rate": entry.manifest.get("decode_rate")}
     return Loaded(ds)
+
+
+def _carve_validation(chosen: dict[str, list[tuple[Path, int]]], fraction: float, picker: Picker,
+                      stratify: bool) -> None:
+    """Move ``fraction`` of the chosen training files into a validation split (when there is none), with
+    :func:`~kerasforge.data.split.stratified_split`'s rows: those ``split_validation`` would carve."""
+    if fraction <= 0 or "validation" in chosen:
+        return
+    from .split import stratified_split
+
+    items = chosen["train"]
+    keep, carved = stratified_split(np.asarray([lab for _, lab in items]), fraction, picker.seed, stratify)
+    chosen["train"], chosen["validation"] = [items[i] for i in keep], [items[i] for i in carved]
+    picker.notes.append(f"held out {len(carved)} of {len(items)} training examples for validation"
+                        f" (validation_split={fraction:g})")
 
 
 def _dataset(name: str, arrays: dict, layout: Layout, path: str | Path, folder: Path) -> Dataset:

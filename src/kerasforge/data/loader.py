@@ -43,7 +43,8 @@ def read_source(spec: DataSpec, seed: int, validation_split: float = 0.0) -> Loa
         loaded = load_image_folder(spec.path, spec.image_size, spec.color_mode, spec.test_split, picker,  # type: ignore[arg-type]
                                    validation_split=validation_split, stratify=spec.stratify)
     elif spec.dataset == "text_folder":
-        loaded = load_text_folder(spec.path, spec.test_split, picker)  # type: ignore[arg-type]
+        loaded = load_text_folder(spec.path, spec.test_split, picker,  # type: ignore[arg-type]
+                                  validation_split=validation_split, stratify=spec.stratify)
     elif spec.dataset in ("csv", "parquet"):
         from .table_cache import load_table, use_cache
 

@@ -126,8 +126,11 @@ def _nbytes(x: Any) -> int:
 
 
 def _on_disk(x: Any) -> bool:
+    """Memory-mapped arrays and texts in the decoded cache (``CachedTexts.on_disk``; their ``nbytes`` is
+    the strings' memory once read); rows scaled per batch count as their raw array."""
     x = getattr(x, "raw", x)  # rows scaled per batch (kerasforge.data.host_scaling): their raw array
-    return isinstance(x, np.memmap) or (isinstance(x, np.ndarray) and isinstance(x.base, np.memmap))
+    return (isinstance(x, np.memmap) or (isinstance(x, np.ndarray) and isinstance(x.base, np.memmap))
+            or getattr(x, "on_disk", False) is True)
 
 
 def activation_bytes(model: Any, batch_size: int) -> int:

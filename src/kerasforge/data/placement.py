@@ -50,4 +50,8 @@ def place_data(recipe: Any, dataset: Dataset, model: Any,
     plan = plan_data(recipe.data.stream, x, y, model, recipe.train.batch_size, can_stream=True,
                      must_stream=must_stream)
     plan.scaling = scaling
+    if not plan.stream:  # texts still in the decoded cache are read whole for the in-memory path
+        from .text_cache import in_memory
+
+        x = in_memory(x)
     return model, x, plan

@@ -126,10 +126,11 @@ class Picker:
 
 
 def take(x: Features, index: np.ndarray) -> Features:
-    """Rows ``index`` of an array or of every array of a dict of views."""
+    """Rows ``index`` of an array or of every array of a dict of views (a lazy view of texts still in the
+    decoded cache, :class:`~kerasforge.data.text_cache.CachedTexts`, stays lazy)."""
     if isinstance(x, dict):
-        return {k: v[index] for k, v in x.items()}
-    return x[index]
+        return {k: take(v, index) for k, v in x.items()}
+    return x.subset(index) if hasattr(x, "subset") else x[index]
 
 
 def split_validation(ds: Dataset, fraction: float, seed: int, stratify: bool = True) -> Dataset:

@@ -136,7 +136,9 @@ def grain_dataset(source: EpochBatches, *, threads: int = THREADS, prefetch: int
     """``source`` as a Grain ``IterDataset`` with ``threads`` reader threads and ``prefetch`` batches ahead."""
     import grain
 
-    return grain.MapDataset.source(source).to_iter_dataset(
+    from .text_stream import keras_strings  # texts: tf.string batches on TensorFlow
+
+    return keras_strings(grain.MapDataset.source(source), source).to_iter_dataset(
         grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch))
 
 

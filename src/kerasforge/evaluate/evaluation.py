@@ -42,6 +42,8 @@ def take(x, indices: np.ndarray):
         from ..data.stream import RowReader
 
         return RowReader(x).read(np.asarray(indices))
+    if hasattr(x, "read"):  # texts in the decoded cache (CachedTexts): only these rows are read
+        return x.read(np.asarray(indices))
     return np.asarray(x)[indices]
 
 

@@ -159,9 +159,9 @@ def _texts(inputs: ReportInputs, evaluation: dict) -> dict[int, str]:
     """Snippets of the top-loss examples when the inputs are texts (shown in the report's table)."""
     if inputs.texts is None:
         return {}
-    texts = np.asarray(inputs.texts)
+    texts = inputs.texts  # an array, or texts still in the decoded cache: only these rows are read
     at = "position" if inputs.rows is not None else "index"
-    return {r["index"]: str(texts[r[at]])[:240] for r in evaluation["top_losses"]}
+    return {r["index"]: str(texts[int(r[at])])[:240] for r in evaluation["top_losses"]}
 
 
 def _in_split(evaluation: dict, rows: np.ndarray, split_examples: int) -> None:
