@@ -202,7 +202,7 @@ def prepare(recipe: Recipe, data: Any = None) -> Prepared:
 
         loaded = read_python_data(data, test_split=recipe.data.test_split, seed=recipe.seed,
                                   stratify=recipe.data.stratify)
-        heldout = raw_sample(loaded, recipe.data)  # raw, before normalisation: what exports are checked on
+        heldout = raw_sample(loaded, recipe.data, seed=recipe.seed)  # raw, before normalisation: what exports are checked on
     dataset = load_dataset(recipe.data, seed=recipe.seed, compact=True, loaded=loaded,
                            validation_split=0.0 if recipe.data.imbalance else recipe.train.validation_split)
     dataset = split_validation(dataset, recipe.train.validation_split, seed=recipe.seed,

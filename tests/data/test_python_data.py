@@ -86,11 +86,15 @@ def test_train_evaluate_export_from_python_data(kind: str, tmp_path: Path) -> No
     with np.load(run.path / "heldout.npz") as saved:
         np.testing.assert_array_equal(saved["x"], x[120:])
     formats = ["keras", "onnx"] if kind != "numpy" else ["keras", "h5", "weights", "savedmodel", "tflite",
-                                                          "tflite-dynamic", "tflite-float16", "onnx", "onnx-dynamic"]
+                                                          "tflite-dynamic", "tflite-float16", "tflite-int8", "onnx",
+                                                          "onnx-dynamic"]
     results = export_run(run.path, formats)
     for name, result in results.items():
         v = result.verification
         assert v["passed"] and v["examples"] == 40 and v["accuracy_export"] >= 0.9, name
+    if kind == "numpy":  # int8 (verified above) calibrated on the raw training examples the run kept
+        with np.load(run.path / "heldout.npz") as saved:
+            assert saved["calibration_x"].shape == (120, 8, 8, 1) and saved["calibration_x"].dtype == x.dtype
 
 
 def _png(pixels: np.ndarray, folder: Path) -> Path:

@@ -28,6 +28,7 @@ from .split import stratified_split
 SPLITS = ("train", "validation", "test")
 SAMPLE_FILE = "heldout.npz"
 SAMPLE_SIZE = 256
+CALIBRATION_SIZE = 300  # raw training examples kept for an int8 export's calibration
 _FIX = ("Give numpy (x, y), a dict {'train': (x, y), 'validation': (x, y), 'test': (x, y)}, or a tf.data / Grain "
         "dataset of (x, y) pairs.")
 
@@ -140,9 +141,11 @@ def read_python_data(data: Any, *, test_split: float = 0.2, seed: int = 42, stra
     return Loaded(ds, pixel_max=255 if ds.x_train.dtype == np.uint8 and ds.kind == "image" else None)  # type: ignore[union-attr]
 
 
-def raw_sample(loaded: Any, spec: Any, n: int = SAMPLE_SIZE) -> dict[str, np.ndarray] | None:
+def raw_sample(loaded: Any, spec: Any, n: int = SAMPLE_SIZE, seed: int = 0) -> dict[str, np.ndarray] | None:
     """The first ``n`` test examples of ``loaded`` (data read from Python, before any normalisation) with the
     recipe's colour mode and image size applied, ready for :func:`save_sample`; ``None`` for several views.
+    ``calibration_x``: :data:`CALIBRATION_SIZE` training examples drawn with ``seed``, the same raw way (what
+    an int8 TFLite export is calibrated on, since the data cannot be read again after training).
 
     >>> from kerasforge.recipe import DataSpec
     >>> loaded = read_python_data((np.zeros((10, 4, 4, 1), np.uint8), np.arange(10) % 2), test_split=0.5)
@@ -155,13 +158,17 @@ def raw_sample(loaded: Any, spec: Any, n: int = SAMPLE_SIZE) -> dict[str, np.nda
     if isinstance(ds.x_test, dict):
         return None
     x, y = np.asarray(ds.x_test[:n]).copy(), np.asarray(ds.y_test[:n]).copy()
-    if ds.kind == "image":  # the training's colour mode and image size, on the sample alone
-        small = Dataset("sample", x, y, x, y, list(ds.class_names), task=ds.task)
+    total = len(ds.x_train)  # training examples an int8 export is calibrated on (drawn with the recipe's seed)
+    picked = np.sort(np.random.default_rng(seed).choice(total, size=min(CALIBRATION_SIZE, total), replace=False))
+    calibration = np.asarray(ds.x_train[picked]).copy()
+    if ds.kind == "image":  # the training's colour mode and image size, on the samples alone
+        small = Dataset("sample", calibration, np.zeros(len(calibration)), x, y, list(ds.class_names), task=ds.task)
         prepare_images(small, spec.color_mode, spec.image_size, full=loaded.pixel_max or 255)
-        x = np.asarray(small.x_test)
-    if ds.kind == "text":
-        x = np.asarray([str(t) for t in x], dtype=str)  # no pickled objects in the file
-    return {"x": x, "y": y, "pixel_max": np.float64(loaded.pixel_max or 0), "kind": np.asarray(ds.kind)}
+        x, calibration = np.asarray(small.x_test), np.asarray(small.x_train)
+    if ds.kind == "text":  # no pickled objects in the file
+        x, calibration = (np.asarray([str(t) for t in a], dtype=str) for a in (x, calibration))
+    return {"x": x, "y": y, "pixel_max": np.float64(loaded.pixel_max or 0), "kind": np.asarray(ds.kind),
+            "calibration_x": calibration}
 
 
 def save_sample(run_dir: Path, sample: dict[str, np.ndarray]) -> None:

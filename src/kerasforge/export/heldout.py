@@ -65,6 +65,8 @@ def representative_examples(run, n: int = REPRESENTATIVE_EXAMPLES) -> np.ndarray
     from ..data.imbalance import make_rare
     from ..data.split import split_validation
 
+    if _from_python(run):  # the data is gone: the raw training examples the run kept for this
+        return _saved_calibration(run, n)
     loaded = _load(run, "training")
     ds, recipe = loaded.dataset, run.recipe
     if recipe.data.imbalance:  # the training's own steps, in its order (see kerasforge.pipeline)
@@ -79,6 +81,23 @@ def representative_examples(run, n: int = REPRESENTATIVE_EXAMPLES) -> np.ndarray
     picked = np.sort(np.random.default_rng(run.recipe.seed).choice(total, size=min(n, total), replace=False))
     x = _raw(ds.x_train[picked], ds.kind, loaded.pixel_max)
     return _pin_pixel_range(x) if ds.kind == "image" else x
+
+
+def _saved_calibration(run, n: int) -> np.ndarray:
+    file = Path(run.path) / SAMPLE_FILE
+    try:
+        with np.load(file, allow_pickle=False) as saved:
+            x, kind, pixel_max = saved["calibration_x"][:n], str(saved["kind"]), float(saved["pixel_max"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ExportError("the run was trained on data given in Python and its folder keeps no training examples "
+                          f"to calibrate an int8 quantization on ({exc.__class__.__name__}: {exc})", where=str(file),
+                          fix="Train the run again with this kerasforge version (it keeps 300 raw training examples "
+                              "in heldout.npz), or use --quantize dynamic or float16.") from None
+    if not len(x):
+        raise ExportError("the run's training data was empty, so there is nothing to calibrate an int8 quantization "
+                          "on", where=str(file), fix="Use --quantize dynamic or float16.")
+    x = _raw(x, kind, pixel_max or None)
+    return _pin_pixel_range(x) if kind == "image" else x
 
 
 def _pin_pixel_range(x: np.ndarray) -> np.ndarray:
