@@ -5,6 +5,7 @@ run.json, and `kforge report` / `kforge track` â€” or the next `kforge train` â€
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -39,12 +40,16 @@ def _killed_during_report(tmp_path: Path, name: str) -> tuple[Path, Path, Path]:
 
 
 @pytest.mark.slow
-def test_a_run_killed_during_its_report_is_finished_by_kforge_report_and_kforge_track(tmp_path: Path, capsys,
-                                                                                     monkeypatch):
-    _, out, run_dir = _killed_during_report(tmp_path, "killed_report")
+def test_a_run_killed_during_its_report_is_finished_by_kforge_report_and_track_or_by_rerunning_train(
+        tmp_path: Path, capsys, monkeypatch):
+    """One run killed during its report, copied: `kforge report` + `kforge track` finish one copy, and
+    rerunning `kforge train` finishes the other instead of training again."""
+    recipe, out, run_dir = _killed_during_report(tmp_path, "killed_report")
+    rerun_out = tmp_path / "rerun" / "runs"
+    shutil.copytree(out, rerun_out)  # the same killed run, for the second way of finishing it
+
     assert main(["runs", "--output", str(out)]) == 0
     assert "finished, report pending, tracking pending" in capsys.readouterr().out
-
     monkeypatch.setenv("KFORGE_CACHE_DIR", str(tmp_path / "cache"))
     assert main(["report", str(run_dir)]) == 0
     assert (run_dir / "report.html").is_file() and _parts(run_dir)["report"] == "done"
@@ -52,19 +57,19 @@ def test_a_run_killed_during_its_report_is_finished_by_kforge_report_and_kforge_
     assert _parts(run_dir)["tracking"] == "done"
     assert _mlflow_run(run_dir).data.params["train.epochs"] == "1"
 
-
-@pytest.mark.slow
-def test_rerunning_a_run_killed_during_its_report_finishes_it_instead_of_training_again(tmp_path: Path):
-    recipe, out, run_dir = _killed_during_report(tmp_path, "rerun_report")
-    history = (run_dir / "history.json").read_text()
-    again = run(["train", str(recipe), "--output", str(out), "--wait"], tmp_path)
+    rerun_dir = rerun_out / run_dir.name
+    assert _parts(rerun_dir)["report"] == "pending" and not (rerun_dir / "report.html").exists()
+    history = (rerun_dir / "history.json").read_text()
+    again = run(["train", str(recipe), "--output", str(rerun_out), "--wait"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert "finishing its report and tracking instead of training again" in words(again.stderr)
     assert "Epoch 1/1" not in again.stdout + again.stderr
-    assert [p.name for p in out.glob("rerun_report-*")] == [run_dir.name]
-    assert (run_dir / "history.json").read_text() == history
-    assert _parts(run_dir) == {"model": "done", "metrics": "done", "report": "done", "tracking": "done"}
-    assert f"run: {run_dir}" in again.stdout and "test_accuracy" in again.stdout
+    assert [p.name for p in rerun_out.glob("killed_report-*")] == [rerun_dir.name]
+    assert (rerun_dir / "history.json").read_text() == history
+    assert _parts(rerun_dir) == {"model": "done", "metrics": "done", "report": "done", "tracking": "done"}
+    assert (rerun_dir / "report.html").is_file()
+    assert f"run: {rerun_dir}" in again.stdout and "test_accuracy" in again.stdout
+    assert _mlflow_run(rerun_dir).data.params["train.epochs"] == "1"
 
 
 @pytest.mark.slow

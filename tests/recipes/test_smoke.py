@@ -92,19 +92,19 @@ def test_recipe_learns_on_a_small_subset(name, tmp_path, trained_recipe):
     assert (run.path / "model.keras").is_file()
 
 
-def test_lr_schedule_decays_after_its_start_epoch(tmp_path):
-    run = smoke("lr_schedule", tmp_path)
+def test_lr_schedule_decays_after_its_start_epoch(tmp_path, trained_recipe):
+    run = smoke("lr_schedule", tmp_path, trained=trained_recipe)  # the smoke test's run, trained once
     rate = float(np.asarray(run.model.optimizer.learning_rate))
     assert rate == pytest.approx(1e-3 * np.exp(-0.1), rel=1e-4)  # constant for epoch 0, decayed at epoch 1
 
 
-def test_custom_train_step_reports_its_gradient_norm(tmp_path):
-    run = smoke("custom_train_step", tmp_path)
+def test_custom_train_step_reports_its_gradient_norm(tmp_path, trained_recipe):
+    run = smoke("custom_train_step", tmp_path, trained=trained_recipe)
     assert run.history["grad_norm"] and all(g > 0 for g in run.history["grad_norm"])
 
 
-def test_two_views_beat_one(tmp_path):
-    both = smoke("multi_input", tmp_path / "both")
+def test_two_views_beat_one(tmp_path, trained_recipe):
+    both = smoke("multi_input", tmp_path / "both", trained=trained_recipe)
     top_only = kerasforge.train(
         {"name": "top_only", "data": {"dataset": "mnist", "subset": 1000, "views": {"top": "0:392"}},
          "model": {"inputs": {"top": [392]}, "layers": [

@@ -105,6 +105,24 @@ def server_tools():
     return {"start_mlflow_server": start_mlflow_server, "wait_for_http": wait_for_http, "stop": stop}
 
 
+@pytest.fixture(scope="session")
+def postgres_mlflow_server(tmp_path_factory):
+    """A real MLflow server on a PostgreSQL backend, one per session (a cluster and a server take ~10 s):
+    ``{"url", "stop", "start"}``, the last two stopping and starting the database under the running server
+    (a test that stops it starts it again)."""
+    from postgres_helpers import SKIP_REASON, postgres_cluster, postgres_tools
+
+    if postgres_tools() is None:
+        pytest.skip(SKIP_REASON)
+    root = tmp_path_factory.mktemp("pg-mlflow-server")
+    with postgres_cluster("mlflow") as pg:
+        process, url = start_mlflow_server(pg["url"], root / "artifacts", root / "server.log")
+        try:
+            yield {"url": url, "stop": pg["stop"], "start": pg["start"]}
+        finally:
+            stop(process)
+
+
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """URL of a real MLflow tracking server with a SQLite backend, stopped after the module."""

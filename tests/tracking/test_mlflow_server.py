@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -49,47 +45,7 @@ def test_environment_variable_points_at_the_server_and_children_nest(run_copy, m
     assert not (run_copy.parent / "mlflow.db").exists()  # nothing went to the local store
 
 
-def _postgres_tools() -> dict[str, str] | None:
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        return None
-    tools = {name: shutil.which(name) for name in ("initdb", "pg_ctl", "createdb")}
-    return tools if all(tools.values()) and shutil.which("runuser") else None
-
-
-@pytest.fixture
-def postgres_uri(free_port):
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (run as 'nobody' when we are root; ~5 s to start)."""
-    tools = _postgres_tools()
-    if tools is None:
-        pytest.skip("PostgreSQL test needs psycopg2 (psycopg2-binary) and initdb/pg_ctl/createdb on PATH")
-    root = Path(tempfile.mkdtemp(prefix="kforge-pg-"))  # not under pytest's 0700 folder: 'nobody' must reach it
-    data = root / "data"
-    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(root, "nobody")
-    port = free_port()
-    try:
-        subprocess.run([*as_user, tools["initdb"], "-D", str(data), "-U", "kforge", "--auth=trust"], check=True,
-                       capture_output=True, timeout=60)
-        subprocess.run([*as_user, tools["pg_ctl"], "-D", str(data), "-w", "-t", "30", "-l", str(root / "pg.log"),
-                        "-o", f"-h 127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True,
-                       timeout=60)
-        subprocess.run([*as_user, tools["createdb"], "-h", "127.0.0.1", "-p", str(port), "-U", "kforge", "mlflow"],
-                       check=True, capture_output=True, timeout=30)
-        yield f"postgresql+psycopg2://kforge@127.0.0.1:{port}/mlflow"  # SQLAlchemy 2.1 defaults to psycopg 3
-    finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run([*as_user, tools["pg_ctl"], "-D", str(data), "-m", "fast", "stop"], capture_output=True,
-                           timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def test_log_to_a_server_with_a_postgresql_backend(run_copy, postgres_uri, tmp_path, server_tools):
-    process, url = server_tools["start_mlflow_server"](postgres_uri, tmp_path / "pg-artifacts", tmp_path / "srv.log")
-    try:
-        run_id = log_run(run_copy, tracking_uri=url)
-        check_logged(url, run_copy, run_id)
-    finally:
-        server_tools["stop"](process)
+def test_log_to_a_server_with_a_postgresql_backend(run_copy, postgres_mlflow_server):
+    url = postgres_mlflow_server["url"]  # the session's server (test_log_outage stops and restarts its database)
+    run_id = log_run(run_copy, tracking_uri=url)
+    check_logged(url, run_copy, run_id)

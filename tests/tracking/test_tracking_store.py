@@ -8,7 +8,7 @@ import time
 import pytest
 
 from kerasforge.tracking import TrackingError, log_run, resolve_tracking_uri
-from kerasforge.tracking.store import artifact_root, sqlite_path
+from kerasforge.tracking.store import HTTP_LIMITS, artifact_root, bound_http_requests, sqlite_path
 
 
 def test_explicit_uri_wins_over_the_environment(monkeypatch):
@@ -60,3 +60,16 @@ def test_a_folder_that_is_no_run_is_a_clear_error(tmp_path):
 
     with pytest.raises(KerasforgeError, match="not a kerasforge run folder"):
         log_run(tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def test_mlflow_http_requests_are_bounded_to_seconds_unless_the_user_set_their_own(monkeypatch):
+    for name in HTTP_LIMITS:  # unset, and restored afterwards (bound_http_requests sets os.environ)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    in_force = bound_http_requests()
+    assert in_force == HTTP_LIMITS
+    # a server whose database is down answers no request: each try costs the whole timeout
+    tries = 1 + int(in_force["MLFLOW_HTTP_REQUEST_MAX_RETRIES"])
+    assert tries * float(in_force["MLFLOW_HTTP_REQUEST_TIMEOUT"]) <= 10  # MLflow's own: 8 x 120 s
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+    assert bound_http_requests()["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "1"  # the user's value is kept

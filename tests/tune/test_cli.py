@@ -18,13 +18,26 @@ SEARCH = {"params": {"train.optimizer.learning_rate": {"log_uniform": [3e-3, 3e-
 
 
 @pytest.mark.slow
-def test_two_workers_share_one_study_without_losing_or_duplicating_trials(tmp_path, recipe_file):
+def test_two_workers_share_one_study_in_any_storage_without_losing_or_duplicating_trials(tmp_path, recipe_file):
+    """Two worker processes on one study: every trial counted once, both worked, one run folder per trial.
+
+    The study is stored outside the output folder, which used to crash (the output's tune/ folder was only
+    made for the default SQLite file, which test_a_killed_search_continues_where_it_stopped uses), and the
+    trials of a dense model run on the backend `kforge train` picks, JAX (they ran on TensorFlow before)."""
+    (tmp_path / "db").mkdir()
     recipe = recipe_file(make_recipe(SEARCH))
-    done = kforge("tune", str(recipe), "--sampler", "random", "--trials", "4", "--workers", "2",
-                  "--output", "out", "--quiet", cwd=tmp_path)
+    env_backend = os.environ.pop("KERAS_BACKEND", None)
+    try:
+        done = kforge("tune", str(recipe), "--sampler", "random", "--trials", "4", "--workers", "2",
+                      "--storage", f"sqlite:///{tmp_path / 'db' / 'study.db'}", "--output", "out", "--quiet",
+                      cwd=tmp_path)
+    finally:
+        if env_backend is not None:
+            os.environ["KERAS_BACKEND"] = env_backend
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
     assert "best recipe:" in done.stdout
-    study = load_study(tmp_path / "out" / "tune" / "tiny.db", "tiny")
+    study = load_study(tmp_path / "db" / "study.db", "tiny")
     counted = [t for t in study.get_trials() if not t.user_attrs.get("kforge_surplus")]
     assert [t.state.name for t in counted] == ["COMPLETE"] * 4
     assert len({t.number for t in counted}) == 4
@@ -33,26 +46,6 @@ def test_two_workers_share_one_study_without_losing_or_duplicating_trials(tmp_pa
     assert sorted(Path(t.user_attrs["run_dir"]).name for t in counted) == sorted(f.name for f in folders)
     for folder in folders:
         assert json.loads((folder / "run.json").read_text())["status"] == "finished"
-
-
-@pytest.mark.slow
-def test_any_storage_with_two_workers_and_trials_on_the_backend_kforge_train_picks(tmp_path, recipe_file):
-    """A storage outside the output folder used to crash (the output's tune/ folder was only made for the
-    default SQLite file), and trials of a dense model ran on TensorFlow where `kforge train` picks JAX."""
-    (tmp_path / "db").mkdir()
-    recipe = recipe_file(make_recipe(SEARCH))
-    env_backend = os.environ.pop("KERAS_BACKEND", None)
-    try:
-        done = kforge("tune", str(recipe), "--sampler", "random", "--trials", "2", "--workers", "2",
-                      "--storage", f"sqlite:///{tmp_path / 'db' / 'study.db'}", "--output", "fresh", "--quiet",
-                      cwd=tmp_path)
-    finally:
-        if env_backend is not None:
-            os.environ["KERAS_BACKEND"] = env_backend
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
-    folders = list((tmp_path / "fresh" / "tune" / "tiny").iterdir())
-    assert len(folders) == 2
     assert {json.loads((f / "env.json").read_text())["backend"] for f in folders} == {"jax"}  # dense: JAX
 
 
