@@ -400,7 +400,7 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
         from .data.array_pipeline import fit_in_memory
         from .data.stream import fit_streamed
 
-        fit_arrays = functools.partial(fit_in_memory if prepared.data_plan.feed == "tf.data" else fit_streamed,
+        fit_arrays = functools.partial(fit_in_memory if prepared.data_plan.feed else fit_streamed,
                                        prepared.model, seed=recipe.seed,
                                        shard=prepared.data_plan.shard, multiple=prepared.data_plan.shard_multiple)
 

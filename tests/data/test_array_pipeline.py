@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from kerasforge.console import set_quiet
-from kerasforge.data.array_pipeline import InMemoryBatches, fit_in_memory, supported
+from kerasforge.data import array_pipeline
+from kerasforge.data.array_pipeline import InMemoryBatches, chunked_batches, fit_in_memory, supported
 from kerasforge.data.host_scaling import ScaledRows
 from kerasforge.data.stream import EpochBatches, fit_streamed
 
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the tf.data feed is TensorFlow's")
+tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the tf.data feed is TensorFlow's")
 
 
 def rows(n: int, shape: tuple, seed: int, offset=(10.0, 20.0, 30.0), divisor=(2.0, 4.0, 8.0)) -> ScaledRows:
@@ -36,8 +37,10 @@ def assert_same(ours, theirs) -> None:
     np.testing.assert_array_equal(ours, theirs)  # bit for bit: same rows, same float32 arithmetic
 
 
+@pytest.mark.parametrize("feed", ["tf.data", "chunks"])
 @pytest.mark.parametrize("case", ["one input", "named inputs and outputs", "class weights", "shard of two"])
-def test_every_batch_of_every_epoch_is_the_streaming_sources(case: str) -> None:
+def test_every_batch_of_every_epoch_is_the_streaming_sources(case: str, feed: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     n, y = 23, np.arange(23) % 5
     x = rows(n, (4, 4, 3), 0)
     kwargs: dict = {}
@@ -51,12 +54,21 @@ def test_every_batch_of_every_epoch_is_the_streaming_sources(case: str) -> None:
         kwargs.update(shard=(1, 2), multiple=2)
     assert supported(x, y)
     source = EpochBatches(x, y, 4, seed=7, shuffle=True, **kwargs)
-    feed = InMemoryBatches(x, y, 4, seed=7, shuffle=True, epochs=range(0, 3), **kwargs)
-    assert len(feed) == len(source)
-    dataset = feed.dataset()
+    if feed == "tf.data":
+        if keras.backend.backend() != "tensorflow":
+            pytest.skip("the tf.data feed is TensorFlow's")
+        ours_feed = InMemoryBatches(x, y, 4, seed=7, shuffle=True, **kwargs)
+        read = ours_feed.dataset().__iter__
+    else:
+        monkeypatch.setattr(array_pipeline, "CHUNK", 2)  # several chunks, the last one short
+        ours_feed = chunked_batches(x, y, 4, seed=7, shuffle=True, **kwargs)
+
+        def read():
+            return (ours_feed[i] for i in range(len(ours_feed)))
+    assert len(ours_feed) == len(source)
     for epoch in (0, 2, 1):
-        feed.set_epoch(epoch)
-        ours, theirs = list(dataset), batches(source, epoch)
+        ours_feed.set_epoch(epoch)
+        ours, theirs = list(read()), batches(source, epoch)
         assert len(ours) == len(theirs)
         for got, want in zip(ours, theirs, strict=True):
             assert len(got) == len(want)
@@ -94,6 +106,7 @@ def model(weights=None) -> keras.Model:
     return tiny
 
 
+@tensorflow_only
 def test_training_has_the_streaming_losses_and_a_resumed_run_the_whole_ones() -> None:
     set_quiet(True)
     scale = ([127.5], [127.5])  # inputs in [-1, 1]: a well-conditioned run, so round-off stays round-off

@@ -27,8 +27,9 @@ def place_data(recipe: Any, dataset: Dataset, model: Any,
     """``(model, fitted features per split, plan)``: compact images (or cached table features) are scaled
     inside the model where it can take the layer (Sequential and plain functional models); any other
     model reads them raw and scales each batch on the host as it is read
-    (:mod:`kerasforge.data.host_scaling`): kept in memory and fed by ``tf.data`` when they fit and the
-    backend is TensorFlow (:mod:`kerasforge.data.array_pipeline`), else streamed — unless
+    (:mod:`kerasforge.data.host_scaling`): kept in memory when they fit (fed by ``tf.data`` on
+    TensorFlow, read in chunks of batches elsewhere: :mod:`kerasforge.data.array_pipeline`), else
+    streamed — unless
     ``data.stream: false``, the one case that still expands them to float32 in memory. Then the memory
     pre-flight's choice for ``data.stream``.
 
@@ -62,5 +63,6 @@ def place_data(recipe: Any, dataset: Dataset, model: Any,
 
         plan.feed = in_memory_feed()
         if plan.feed:
-            plan.reason += f", and it fits in memory (so it stays there, fed by {plan.feed})"
+            how = "fed by tf.data" if plan.feed == "tf.data" else "read in chunks of batches"
+            plan.reason += f", and it fits in memory (so it stays there, {how})"
     return model, x, plan
