@@ -8,11 +8,14 @@ rate, data preparation and epoch time; prints a table and writes JSON.
 ``--scaling`` instead compares where raw pixels are scaled (issue 11, point 1): a functional CNN
 (``fashion_mnist_cnn``'s layers as a ``graph:`` model) with the scaling layer inside vs the whole dataset
 expanded to float32 on the host (the path functional models took before), and a subclassed model
-(``custom_train_step``) streaming uint8 pixels scaled per batch vs that float32 copy.
+(``custom_train_step``) with its uint8 pixels scaled per batch — in memory, fed by ``tf.data`` when they
+fit ("now" on TensorFlow), streamed through Grain ("stream", ``data.stream: true``) — vs that float32
+copy. ``--kinds subclassed`` runs the subclassed model only; the backend is ``$KERAS_BACKEND``.
 
 Example:
     python benchmarks/data_scale.py --images 10000 --limit 3G --json benchmarks/data_scale.json
     python benchmarks/data_scale.py --scaling --json benchmarks/results/data_scaling.json
+    KERAS_BACKEND=jax python benchmarks/data_scale.py --scaling --kinds subclassed --json /tmp/scaling_jax.json
 """
 
 from __future__ import annotations
@@ -96,35 +99,55 @@ def run_child(recipe: dict, group: Path | None, env: dict, child: str = CHILD) -
 HOST_FLOAT32 = "import kerasforge.data.placement as placement; placement.can_scale_inside = lambda model: False\n"
 
 
-def scaling(out: str, workdir: Path, epochs: int = 2) -> None:
-    """Prepared data and epoch time where the pixels are scaled: in the model / per batch (now) against
-    the float32 copy on the host (before), one child process each, alternated per model kind."""
+def scaling(out: str, workdir: Path, epochs: int = 2, kinds: tuple[str, ...] = ("functional", "subclassed"),
+            rounds: int = 1) -> None:
+    """Prepared data and epoch time where the pixels are scaled: in the model / per batch (now; for the
+    subclassed model also streamed, as before the in-memory feed) against the float32 copy on the host
+    (before), one child process each, alternated per model kind; ``rounds`` repeats the variants (in
+    reverse order every other round) and prints each one's median steady epoch against ``before``'s."""
+    import statistics
+
     from kerasforge.recipe import load_recipe
 
     cases = []
     functional = load_recipe("fashion_mnist_cnn").to_dict()
     functional["model"] = {**functional["model"], "kind": "functional"}
     subclassed = load_recipe("custom_train_step").to_dict()
-    for kind, recipe in (("functional CNN, fashion_mnist", functional), ("subclassed MLP, mnist", subclassed)):
+    models = {"functional": ("functional CNN, fashion_mnist", functional), "subclassed": ("subclassed MLP, mnist", subclassed)}
+    for kind, recipe in (models[k] for k in kinds):
         recipe = {**recipe, "train": {**recipe["train"], "epochs": epochs, "callbacks": []},
                   "output": {**recipe["output"], "dir": str(workdir / "runs"), "formats": ["keras"]}}
-        for variant in ("now", "before"):
-            data = {**recipe["data"], "stream": False} if variant == "before" else recipe["data"]
+        variants = ("now", "stream", "before") if kind.startswith("subclassed") else ("now", "before")
+        for variant in [v for r in range(rounds) for v in (variants if r % 2 == 0 else variants[::-1])]:
+            stream = {"before": False, "stream": True}.get(variant, recipe["data"].get("stream", "auto"))
+            data = {**recipe["data"], "stream": stream}
             result = run_child({**recipe, "data": data}, None, {**os.environ, "KFORGE_NO_TRACK": "1"},
                                child=(HOST_FLOAT32 if variant == "before" else "") + CHILD)
             cases.append({"model": kind, "variant": variant, **result})
-    print(f"{'model':>30} {'variant':>7} {'scaled':>34} {'data MiB':>9} {'peak RSS MiB':>13} {'steady epoch s':>15} "
-          f"{'test acc':>9}")
+    backend = os.environ.get("KERAS_BACKEND", "jax")
+    print(f"backend {backend}\n{'model':>30} {'variant':>7} {'scaled':>34} {'feed':>8} {'data MiB':>9} "
+          f"{'peak RSS MiB':>13} {'steady epoch s':>15} {'test acc':>9}")
     for case in cases:
         if "error" in case:
             print(f"{case['model']:>30} {case['variant']:>7} {case['error'][-300:]}")
             continue
         path = case["data_path"]
-        print(f"{case['model']:>30} {case['variant']:>7} {path.get('scaling', ''):>34} "
+        feed = path.get("feed") or ("grain" if path.get("stream") else "arrays")
+        print(f"{case['model']:>30} {case['variant']:>7} {path.get('scaling', ''):>34} {feed:>8} "
               f"{path['data_bytes'] / 2**20:>9.0f} {case['peak_rss_mib']:>13.0f} "
               f"{case['timings'].get('steady_epoch_s', float('nan')):>15.2f} {case['metrics']['test_accuracy']:>9.4f}")
+    medians: dict[str, dict[str, float]] = {}
+    for case in cases:
+        if "error" not in case:
+            medians.setdefault(case["model"], {}).setdefault(case["variant"], []).append(  # type: ignore[arg-type]
+                case["timings"]["steady_epoch_s"])
+    medians = {m: {v: statistics.median(t) for v, t in by.items()} for m, by in medians.items()}  # type: ignore[misc]
+    for model, by in medians.items():
+        print(f"{model}: median steady epoch " + ", ".join(
+            f"{v} {t:.2f} s ({t / by['before']:.2f}x before)" if "before" in by else f"{v} {t:.2f} s" for v, t in by.items()))
     Path(out).write_text(json.dumps({"machine": "shared 2-core machine", "date": time.strftime("%Y-%m-%d %H:%M"),
-                                     "epochs": epochs, "cases": cases}, indent=2))
+                                     "backend": backend, "epochs": epochs, "rounds": rounds,
+                                     "median_steady_epoch_s": medians, "cases": cases}, indent=2))
 
 
 def side_by_side(name: str, out: str, workdir: Path, rounds: int = 2) -> None:
@@ -167,14 +190,20 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/kforge-data-scale")
     parser.add_argument("--json", default="benchmarks/data_scale.json")
     parser.add_argument("--generate-only", action="store_true", help="only write the JPEG folders")
-    parser.add_argument("--rounds", type=int, default=3, help="with --side-by-side: alternations of the two paths")
+    parser.add_argument("--rounds", type=int, default=3, help="with --side-by-side: alternations of the two paths "
+                        "(with --scaling: repeats of the variants, 1 unless given)")
     parser.add_argument("--side-by-side", metavar="RECIPE", help="instead: RECIPE (e.g. fashion_mnist_cnn) for 2 "
                         "epochs with data.stream false, then true; compares the steady epoch times")
     parser.add_argument("--scaling", action="store_true", help="instead: pixels scaled in the model / per batch "
                         "vs expanded to float32 on the host (a functional CNN and a subclassed model)")
+    parser.add_argument("--kinds", nargs="+", choices=["functional", "subclassed"], default=["functional", "subclassed"],
+                        help="with --scaling: which models")
+    parser.add_argument("--epochs", type=int, default=2, help="with --scaling: epochs per run (the steady epoch "
+                        "is the median after the first)")
     args = parser.parse_args()
     if args.scaling:
-        return scaling(args.json, Path(args.workdir))
+        return scaling(args.json, Path(args.workdir), epochs=args.epochs, kinds=tuple(args.kinds),
+                       rounds=args.rounds if "--rounds" in sys.argv else 1)
     if args.side_by_side:
         return side_by_side(args.side_by_side, args.json, Path(args.workdir), args.rounds)
     if args.generate_only:

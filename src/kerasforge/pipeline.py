@@ -400,9 +400,11 @@ def fit(recipe: Recipe, prepared: Prepared, run_dir: Path, history: dict[str, li
     # Keras' own fit, or the scanned loop with the same arguments (plus the seed of its epoch order)
     fit_arrays = functools.partial(trainer.fit, seed=recipe.seed) if trainer else prepared.model.fit
     if streamed:  # batches read from the decoded cache by Grain, a seeded permutation per epoch
+        from .data.array_pipeline import fit_in_memory
         from .data.stream import fit_streamed
 
-        fit_arrays = functools.partial(fit_streamed, prepared.model, seed=recipe.seed,
+        fit_arrays = functools.partial(fit_in_memory if prepared.data_plan.feed else fit_streamed,
+                                       prepared.model, seed=recipe.seed,
                                        shard=prepared.data_plan.shard, multiple=prepared.data_plan.shard_multiple)
 
     def fit_once(batch_size: int) -> None:

@@ -139,3 +139,19 @@ def test_a_subclassed_model_streams_uint8_pixels_scaled_per_batch(folder: Path, 
         probabilities = dict(row["top"])
         for i, name in enumerate(streamed.data_info["class_names"]):
             assert abs(probabilities[name] - expected[i]) <= 1e-4, (row, expected)
+
+
+@pytest.mark.skipif(__import__("keras").backend.backend() != "tensorflow", reason="the tf.data feed is TensorFlow's")
+def test_a_subclassed_models_uint8_pixels_stay_in_memory_when_they_fit(folder: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fits: raw pixels in memory, fed by tf.data (no Python per batch); data.stream: true, or an in-memory
+    peak that does not fit, streams them as before."""
+    fits = prepare(load_recipe(subclassed(folder, "auto"))).data_plan
+    assert fits.stream and fits.feed == "tf.data" and "it fits in memory" in fits.reason
+    assert "in memory as raw values, each training batch gathered by tf.data" in fits.describe()
+    assert prepare(load_recipe(subclassed(folder, True))).data_plan.feed == ""
+    import kerasforge.data.placement as placement
+
+    monkeypatch.setattr(placement, "IN_MEMORY_SHARE", 1e-9)  # the pre-flight's in-memory peak does not fit
+    tight = prepare(load_recipe(subclassed(folder, "auto"))).data_plan
+    assert tight.stream and tight.feed == "" and "fits in memory" not in tight.reason

@@ -161,11 +161,15 @@ class DataPlan:
     shard: tuple[int, int] = (0, 1)  # (process, processes): streamed, each reads its 1/N of every epoch
     shard_multiple: int = 1  # the process's devices: its rows per epoch are a multiple of them
     scaling: str = ""  # where raw pixels become the training scale: "in the model", "per batch on the host"...
+    feed: str = ""  # host-scaled data that fits stays in memory: "tf.data" (TensorFlow), "chunks" (JAX, PyTorch)
 
     def describe(self) -> str:
         """One line for the console."""
         source = "the decoded cache" if self.details.get("resident_data") else "arrays in memory"
         path = f"streaming from {source}" if self.stream else "in memory"
+        if self.feed:
+            path = {"tf.data": "in memory as raw values, each training batch gathered by tf.data"}.get(
+                self.feed, "in memory as raw values, training batches read and scaled in chunks")
         scaled = f"; scaled {self.scaling}" if self.scaling else ""
         return (f"data path: {path}{scaled} ({self.reason}; estimated peak {gib(self.streaming_peak if self.stream else self.in_memory_peak)}"
                 f" of {gib(self.available_bytes)} available, {self.available_from})")

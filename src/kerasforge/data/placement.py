@@ -13,17 +13,25 @@ from collections.abc import Callable
 from typing import Any
 
 from .dataset import Dataset
-from .memory import DataPlan, plan_data
+from .memory import IN_MEMORY_SHARE, DataPlan, plan_data
 from .scaling import can_scale_inside, scale_inside, scale_on_host, why_not_inside
+
+
+def fits_in_memory(plan: DataPlan) -> bool:
+    """Whether the pre-flight's in-memory peak fits (the share ``data.stream: auto`` keeps in memory)."""
+    return plan.in_memory_peak <= plan.available_bytes * IN_MEMORY_SHARE
 
 
 def place_data(recipe: Any, dataset: Dataset, model: Any,
                fit: Callable[[Any, Dataset], dict[str, Any]]) -> tuple[Any, dict[str, Any], DataPlan]:
     """``(model, fitted features per split, plan)``: compact images (or cached table features) are scaled
     inside the model where it can take the layer (Sequential and plain functional models); any other
-    model reads them raw and scales each batch on the host as it is read, which streams them
-    (:mod:`kerasforge.data.host_scaling`) — unless ``data.stream: false``, the one case that still
-    expands them to float32 in memory. Then the memory pre-flight's choice for ``data.stream``.
+    model reads them raw and scales each batch on the host as it is read
+    (:mod:`kerasforge.data.host_scaling`): kept in memory when they fit (fed by ``tf.data`` on
+    TensorFlow, read in chunks of batches elsewhere: :mod:`kerasforge.data.array_pipeline`), else
+    streamed — unless
+    ``data.stream: false``, the one case that still expands them to float32 in memory. Then the memory
+    pre-flight's choice for ``data.stream``.
 
     ``fit(model, dataset)`` fits the dataset's features to the model's input (per split).
     """
@@ -50,6 +58,13 @@ def place_data(recipe: Any, dataset: Dataset, model: Any,
     plan = plan_data(recipe.data.stream, x, y, model, recipe.train.batch_size, can_stream=True,
                      must_stream=must_stream)
     plan.scaling = scaling
+    if must_stream and recipe.data.stream == "auto" and fits_in_memory(plan):
+        from .array_pipeline import in_memory_feed
+
+        plan.feed = in_memory_feed()
+        if plan.feed:
+            how = "fed by tf.data" if plan.feed == "tf.data" else "read in chunks of batches"
+            plan.reason += f", and it fits in memory (so it stays there, {how})"
     if not plan.stream:  # texts still in the decoded cache are read whole for the in-memory path
         from .text_cache import in_memory
 
