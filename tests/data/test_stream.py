@@ -70,3 +70,33 @@ def test_shards_are_slices_of_the_one_process_order() -> None:
             together = sorted(parts[0][i][1].tolist() + parts[1][i][1].tolist())
             assert together == sorted(whole[i][1].tolist())
     assert epoch_order(43, 5, 0, True, (0, 2), 2).tolist() != epoch_order(43, 5, 1, True, (0, 2), 2).tolist()
+
+
+def test_a_streamed_fit_takes_one_optimizer_step_per_batch_as_the_batches_say() -> None:
+    """Two streamed epochs at one step per call equal training batch by batch on the same (seed, epoch)
+    batches: same weights and ``optimizer.iterations`` (Keras' TensorFlow trainer counted an extra step at the
+    end of each epoch of unknown length, so Adam drifted from the second epoch on)."""
+    import keras
+
+    from kerasforge.data.stream import fit_streamed
+
+    x = np.random.default_rng(0).normal(size=(96, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        m.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy", steps_per_execution=1)
+        return m
+
+    streamed, by_hand = model(), model()
+    fit_streamed(streamed, x, y, validation_data=None, epochs=2, initial_epoch=0, batch_size=16, shuffle=True,
+                 class_weight=None, callbacks=[], verbose=0, seed=3)
+    source = EpochBatches(x, y, 16, seed=3, shuffle=True)
+    for epoch in range(2):
+        source.epoch = epoch
+        for i in range(len(source)):
+            by_hand.train_on_batch(*source[i])
+    assert int(streamed.optimizer.iterations.numpy()) == int(by_hand.optimizer.iterations.numpy()) == 12
+    for a, b in zip(streamed.get_weights(), by_hand.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -142,6 +142,25 @@ def grain_dataset(source: EpochBatches, *, threads: int = THREADS, prefetch: int
         grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch))
 
 
+def known_length(dataset: Any, batches: int) -> Any:
+    """On TensorFlow, the Grain ``dataset`` as the ``tf.data`` dataset Keras would make of it, with its
+    length (``batches``) declared; elsewhere ``dataset`` itself.
+
+    Keras' TensorFlow trainer, at one step per call, runs a last step on a dataset of unknown length that
+    finds no batch: the weights are untouched but ``optimizer.iterations`` still counts it, one extra per
+    epoch — Adam's bias correction and step-based learning-rate schedules then drift from the in-memory
+    run's. With the length known it runs exactly ``batches`` steps (and still starts a new pass each epoch).
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return dataset
+    import tensorflow as tf
+    from keras.src.trainers.data_adapters.grain_dataset_adapter import GrainDatasetAdapter
+
+    return GrainDatasetAdapter(dataset).get_tf_dataset().apply(tf.data.experimental.assert_cardinality(batches))
+
+
 @contextlib.contextmanager
 def quiet_unknown_length():
     """Silence the warnings Keras gives at the end of each pass over a dataset of unknown length."""
@@ -197,5 +216,6 @@ def fit_streamed(model: Any, x: Any, y: Any, *, validation_data: tuple | None, e
     if validation_data is not None and validation_data[0] is not None:
         val = grain_dataset(EpochBatches(validation_data[0], validation_data[1], batch_size))
     with quiet_unknown_length():
-        return model.fit(grain_dataset(train), validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
+        return model.fit(known_length(grain_dataset(train), len(train)), validation_data=val, epochs=epochs,
+                         initial_epoch=initial_epoch,
                          callbacks=[epoch_setter(train), *callbacks], verbose=verbose, shuffle=False)
