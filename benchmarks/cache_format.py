@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -44,6 +43,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from data_scale import cgroup, run_child  # noqa: E402 - the image benchmark's cgroup-v1 group and child runner
+from machine import describe_machine, package_versions  # noqa: E402
 
 COLOURS = np.array([(200, 40, 40), (40, 190, 40), (40, 40, 200), (210, 200, 40)], np.int16)
 BUILDS = ("npy", "arecord", "arecord_k4")
@@ -265,25 +265,9 @@ def child_main(arg: str) -> None:
 # the driver
 # ------------------------------------------------------------------------------------------------
 def environment(argv: list[str]) -> dict[str, Any]:
-    from importlib import metadata
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    cpu = platform.processor()
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:"))) * 1024
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": " ".join(["python", *argv]),
-            "machine": {"note": "shared machine (other sessions building and testing at once)", "cpu": cpu,
-                        "cores": os.cpu_count(), "memory_bytes": mem, "platform": platform.platform(),
-                        "python": platform.python_version(), "load_average_before": list(os.getloadavg())},
-            "versions": {name: version(name) for name in ("numpy", "grain", "array-record", "kerasforge")}}
+            "machine": describe_machine(note="shared machine (other sessions building and testing at once)"),
+            "versions": package_versions("numpy", "grain", "array-record", "kerasforge")}
 
 
 def _median(values: list[float]) -> float | None:

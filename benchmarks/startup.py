@@ -26,10 +26,8 @@ the absolute figures move with the load; the ratios, measured side by side, stay
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe_machine, package_versions  # noqa: E402 - the benchmarks' shared machine description
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "startup.json"
@@ -164,22 +165,9 @@ def short_runs(workloads: list[str], repeats: int, env: dict[str, str], work: Pa
 
 
 def environment(args: argparse.Namespace) -> dict[str, Any]:
-    from importlib import metadata
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    cpu = platform.processor()
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": " ".join(sys.argv),
-            "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version(), "load_average_before": list(os.getloadavg())},
-            "versions": {n: version(n) for n in ("keras", "jax", "tensorflow-cpu", "tensorflow", "mlflow", "numpy")},
+            "machine": describe_machine(),
+            "versions": package_versions("keras", "jax", "tensorflow-cpu", "tensorflow", "mlflow", "numpy"),
             "repeats": args.repeats, "cold": args.cold}
 
 

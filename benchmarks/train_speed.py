@@ -39,10 +39,8 @@ PyTorch model builders.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -52,6 +50,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe_machine, package_versions  # noqa: E402 - the benchmarks' shared machine description
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "train_speed.json"
@@ -390,24 +391,9 @@ def run_variant(workload: str, variant: str, args: argparse.Namespace, log: Path
 
 
 def environment(args: argparse.Namespace) -> dict[str, Any]:
-    from importlib import metadata
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    cpu = platform.processor()
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": args.command,
-            "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version(), "gpu": Path("/dev/nvidiactl").exists(),
-                        "load_average_before": list(os.getloadavg())},
-            "versions": {name: version(name) for name in ("keras", "tensorflow", "tensorflow-cpu", "torch", "jax",
-                                                           "numpy", "kerasforge")},
+            "machine": describe_machine(gpu=Path("/dev/nvidiactl").exists()),
+            "versions": package_versions("keras", "tensorflow", "tensorflow-cpu", "torch", "jax", "numpy", "kerasforge"),
             "threads": args.threads, "epochs": args.epochs, "subset": args.subset}
 
 
