@@ -25,6 +25,7 @@ def train_speed():
     return module
 
 
+@pytest.mark.full  # three trainings of the benchmark (22 s in CI); its argument checks below stay in the default set
 def test_mlp_smoke_runs_all_three_variants(train_speed, tmp_path):
     out = tmp_path / "train_speed.json"
     report = train_speed.main(["--workloads", "fashion_mlp", "--epochs", "2", "--subset", "600",
