@@ -15,8 +15,10 @@ from kerasforge.tune import tune
 from kerasforge.tune.worker import objective_value
 
 
-@pytest.mark.parametrize("sampler", ["random", "tpe", pytest.param("gp", marks=pytest.mark.skipif(
-    importlib.util.find_spec("torch") is None, reason="Optuna's GP sampler needs torch (see test_space)"))])
+# tpe, the default sampler, runs in the default set (as in every other tune test); random and gp in the full set
+@pytest.mark.parametrize("sampler", [pytest.param("random", marks=pytest.mark.full), "tpe", pytest.param("gp", marks=[
+    pytest.mark.full, pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                         reason="Optuna's GP sampler needs torch (see test_space)")])])
 def test_samplers_run_a_study_to_its_trial_count(tmp_path, sampler):
     search = {"params": {"train.optimizer.learning_rate": {"log_uniform": [1e-3, 3e-2]},
                          "model.layers[1].units": {"int": [8, 32], "step": 8}},
