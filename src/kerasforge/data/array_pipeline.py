@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .host_scaling import ScaledRows
-from .stream import class_sample_weights, epoch_order
+from .stream import class_sample_weights, epoch_order, epoch_setter
 
 CHUNK = 64  # batches read and scaled at once by :class:`ChunkedBatches`
 
@@ -167,17 +167,6 @@ def chunked_batches(x: Any, y: Any, batch_size: int, *, seed: int = 0, shuffle: 
             return tuple({k: v[part] for k, v in d.items()} if isinstance(d, dict) else d[part] for d in self.data)
 
     return ChunkedBatches()
-
-
-def epoch_setter(feed: Any):
-    """A Keras callback that sets ``feed``'s epoch when Keras begins one (before it makes the iterator)."""
-    import keras
-
-    class InMemoryEpochSetter(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs=None) -> None:
-            feed.set_epoch(epoch)
-
-    return InMemoryEpochSetter()
 
 
 def fit_in_memory(model: Any, x: Any, y: Any, *, validation_data: tuple | None, epochs: int, initial_epoch: int,

@@ -203,15 +203,7 @@ def load_image_folder(path: str | Path, image_size: tuple[int, int] | None, colo
     size = tuple(image_size or DEFAULT_IMAGE_SIZE)
     mode = color_mode or "rgb"
     chosen = _pick_splits(layout, test_split, picker)
-    if validation_split > 0 and "validation" not in chosen:
-        from .split import stratified_split
-
-        items = chosen["train"]
-        keep, carved = stratified_split(np.asarray([lab for _, lab in items]), validation_split, picker.seed,
-                                        stratify)
-        chosen["train"], chosen["validation"] = [items[i] for i in keep], [items[i] for i in carved]
-        picker.notes.append(f"held out {len(carved)} of {len(items)} training examples for validation"
-                            f" (validation_split={validation_split:g})")
+    _carve_validation(chosen, validation_split, picker, stratify)
     entry = cached_images(chosen, size, mode, source=str(folder), class_names=layout.class_names,  # type: ignore[arg-type]
                           progress=progress, rebuild=rebuild)
     ds = _dataset("image_folder", entry.arrays, layout, path, folder)

@@ -11,7 +11,7 @@ always did), so ``kforge predict``, the exports and ``kforge serve`` scale raw i
 Example:
     >>> import numpy as np
     >>> rows = ScaledRows(np.full((3, 2, 2, 1), 51, np.uint8), [0.0], [255.0], (2, 2, 1))
-    >>> rows.shape, rows.dtype, rows.nbytes, float(rows[1:2].max())
+    >>> rows.shape, rows.dtype, rows.nbytes, round(float(rows[1:2].max()), 6)
     ((3, 2, 2, 1), dtype('float32'), 12, 0.2)
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .dataset import Dataset
-from .scaling import why_not_inside
+from .scaling import scale_batch, why_not_inside
 from .stream import RowReader
 
 ADAPT_BATCH = 1024  # rows per batch when the rows are iterated (Layer.adapt)
@@ -62,8 +62,8 @@ class ScaledRows:
 
     def scale(self, rows: np.ndarray) -> np.ndarray:
         """Raw ``rows`` (any leading count, the fitted layout) to the training scale, same layout."""
-        natural = np.asarray(rows, np.float32).reshape((len(rows), *self.natural_shape))
-        return ((natural - self.offset) / self.divisor).reshape(rows.shape)
+        natural = np.asarray(rows).reshape((len(rows), *self.natural_shape))
+        return scale_batch(natural, {"offset": self.offset, "divisor": self.divisor}).reshape(rows.shape)
 
     def __getitem__(self, index: Any) -> np.ndarray:
         if isinstance(index, int | np.integer):
@@ -114,9 +114,3 @@ def scale_per_batch(ds: Dataset, x: dict[str, Any], model: Any, natural_shape: t
 
     return {split: wrap(value, natural_shape) for split, value in x.items()}
 
-
-def is_scaled_rows(x: Any) -> bool:
-    """Whether ``x`` (or any array of a dict of named inputs) is read through :class:`ScaledRows`."""
-    if isinstance(x, dict):
-        return any(is_scaled_rows(v) for v in x.values())
-    return isinstance(x, ScaledRows)

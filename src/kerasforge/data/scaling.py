@@ -13,7 +13,7 @@ Example:
     >>> offset, divisor = image_statistics(np.full((4, 2, 2, 3), 51, np.uint8), "scale", 255)
     >>> offset, divisor
     ([0.0], [255.0])
-    >>> scale_batch(np.full((1, 1, 1, 1), 51, np.uint8), {"offset": offset, "divisor": divisor}).item()
+    >>> round(scale_batch(np.full((1, 1, 1, 1), 51, np.uint8), {"offset": offset, "divisor": divisor}).item(), 6)
     0.2
 """
 

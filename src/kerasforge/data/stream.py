@@ -110,6 +110,10 @@ class EpochBatches:
         self.epoch = 0
         self._orders: dict[int, np.ndarray] = {}
 
+    def set_epoch(self, epoch: int) -> None:
+        """Make ``epoch``'s order the current one (see :func:`epoch_setter`)."""
+        self.epoch = epoch
+
     def order(self, epoch: int) -> np.ndarray:
         """This shard's example order for ``epoch`` (cached for the last two epochs)."""
         if epoch not in self._orders:
@@ -188,14 +192,15 @@ def class_sample_weights(y: np.ndarray, class_weight: dict[int, float] | None) -
     return table[ids.astype(np.int64)]
 
 
-def epoch_setter(*sources: EpochBatches):
-    """A Keras callback that sets each source's epoch when Keras begins one."""
+def epoch_setter(*sources: Any):
+    """A Keras callback that calls each source's ``set_epoch`` when Keras begins an epoch (before it makes
+    the epoch's iterator): :class:`EpochBatches`, and the in-memory feeds of :mod:`kerasforge.data.array_pipeline`."""
     import keras
 
     class EpochSetter(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs=None) -> None:
             for source in sources:
-                source.epoch = epoch
+                source.set_epoch(epoch)
 
     return EpochSetter()
 
